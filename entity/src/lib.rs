@@ -1,0 +1,9 @@
+//! SeaORM entities: one module per table. These are persistence only; the GraphQL layer has
+//! its own types converted from them.
+
+pub mod prelude;
+pub mod revoked_token;
+pub mod session;
+pub mod user;
+pub mod user_permission;
+pub mod user_role;

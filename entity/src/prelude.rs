@@ -1,0 +1,7 @@
+//! The entities under short names, for `use entity::prelude::*`.
+
+pub use super::revoked_token::Entity as RevokedToken;
+pub use super::session::Entity as Session;
+pub use super::user::Entity as User;
+pub use super::user_permission::Entity as UserPermission;
+pub use super::user_role::Entity as UserRole;

@@ -1,0 +1,24 @@
+//! Schema migrations. Files are named `mYYYYMMDD_HHMMSS_name.rs`, never edited once landed,
+//! and each has a working `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_create_users;
+mod m20261129_000002_create_grants;
+mod m20261129_000003_create_sessions;
+mod m20261129_000004_create_revoked_tokens;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261129_000001_create_users::Migration),
+            Box::new(m20261129_000002_create_grants::Migration),
+            Box::new(m20261129_000003_create_sessions::Migration),
+            Box::new(m20261129_000004_create_revoked_tokens::Migration),
+        ]
+    }
+}

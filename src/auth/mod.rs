@@ -1,0 +1,24 @@
+//! Authentication and authorisation that know neither HTTP nor GraphQL: tokens, passwords,
+//! sessions, revocation, and the flows that tie them together.
+
+pub mod password;
+pub mod revocation;
+pub mod service;
+pub mod sessions;
+pub mod tokens;
+
+use crate::error::AppError;
+use tokens::Claims;
+
+/// What the transport layer found about the caller's token, decided once per request.
+/// Guards read it; they never look at the raw token.
+#[derive(Debug)]
+pub enum Credentials {
+    /// No token was sent; the text names where one was looked for
+    /// (`Authorization Header`, `cookie "access_token_cookie"`).
+    Missing(String),
+    /// A token was sent and refused (expired, invalid, revoked, CSRF, database down).
+    Rejected(AppError),
+    /// A token was sent, verified and is not revoked.
+    Verified(Claims),
+}

@@ -1,0 +1,268 @@
+//! The auth flows: login, refresh (rotation with reuse detection), reauth and logout.
+//!
+//! Each flow checks credentials, writes what it must in one transaction, then mints tokens.
+//! It knows neither HTTP nor GraphQL: it takes claims already verified by the transport layer.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use secrecy::SecretString;
+
+use crate::{
+    auth::{
+        password, revocation,
+        sessions::{self, RefreshSlot},
+        tokens::{Claims, NewToken, SignedToken, TokenCodec, now_secs},
+    },
+    error::{AppError, AppResult, TokenKind},
+    users::{self, Account},
+};
+
+/// What a successful login, refresh or reauth hands back.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The new access token.
+    pub access: SignedToken,
+    /// The new (or, inside the grace window, the same successor) refresh token; none from reauth.
+    pub refresh: Option<SignedToken>,
+    /// The user, with the grants the access token carries.
+    pub account: Account,
+}
+
+/// Runs the auth flows against one database with one token codec.
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    db: DatabaseConnection,
+    codec: Arc<TokenCodec>,
+    reuse_grace: Duration,
+    /// Verified against when the email is unknown, so both failures cost one argon2 check.
+    dummy_hash: Arc<str>,
+}
+
+fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64
+}
+
+impl AuthService {
+    /// Builds the service; computes the dummy hash once (on the blocking pool).
+    ///
+    /// # Errors
+    /// Internal when hashing fails.
+    pub async fn new(
+        db: DatabaseConnection,
+        codec: Arc<TokenCodec>,
+        reuse_grace: Duration,
+    ) -> AppResult<Self> {
+        Ok(Self {
+            db,
+            codec,
+            reuse_grace,
+            dummy_hash: password::dummy_hash().await?.into(),
+        })
+    }
+
+    /// The token codec.
+    pub fn codec(&self) -> &TokenCodec {
+        &self.codec
+    }
+
+    fn access_token(&self, account: &Account, fresh: bool, sid: Option<&str>) -> AppResult<SignedToken> {
+        self.codec.mint(&NewToken {
+            user_id: account.user.id,
+            kind: TokenKind::Access,
+            fresh,
+            sid,
+            grants: Some((&account.grants.roles, &account.grants.permissions)),
+            csrf: None,
+        })
+    }
+
+    fn refresh_claims(&self, user_id: i64, sid: &str, slot: &RefreshSlot) -> Claims {
+        self.codec.claims(
+            &NewToken {
+                user_id,
+                kind: TokenKind::Refresh,
+                fresh: false,
+                sid: Some(sid),
+                grants: None,
+                csrf: None,
+            },
+            slot.jti.clone(),
+            slot.iat,
+            slot.exp,
+        )
+    }
+
+    fn new_slot(&self) -> RefreshSlot {
+        let iat = now_secs();
+        RefreshSlot {
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat,
+            exp: iat.saturating_add(self.codec.refresh_ttl()),
+        }
+    }
+
+    /// Checks a password for a user id; unknown users cost the same as wrong passwords.
+    async fn check_password(&self, user: Option<&entity::user::Model>, password: SecretString) -> AppResult<()> {
+        let phc = user.map_or_else(|| self.dummy_hash.to_string(), |u| u.password_hash.clone());
+        let matches = password::verify(password, phc).await?;
+        if matches && user.is_some() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidCredentials)
+        }
+    }
+
+    /// Starts a session: a fresh (or not) access token and the session's first refresh token.
+    async fn start_session(&self, account: Account, fresh: bool, user_agent: Option<String>) -> AppResult<Issued> {
+        let sid = uuid::Uuid::new_v4().to_string();
+        let slot = self.new_slot();
+        sessions::create(&self.db, &sid, account.user.id, user_agent, &slot).await?;
+        let refresh = self.codec.sign(self.refresh_claims(account.user.id, &sid, &slot))?;
+        let access = self.access_token(&account, fresh, Some(&sid))?;
+        Ok(Issued {
+            access,
+            refresh: Some(refresh),
+            account,
+        })
+    }
+
+    /// Email and password → a new session with a fresh access token.
+    ///
+    /// # Errors
+    /// `INVALID_CREDENTIALS` for an unknown email or a wrong password (same message, same
+    /// cost); `SERVICE_UNAVAILABLE` when the database fails.
+    pub async fn login(&self, email: &str, password: SecretString, user_agent: Option<String>) -> AppResult<Issued> {
+        let user = users::find_by_email(&self.db, email).await?;
+        self.check_password(user.as_ref(), password).await?;
+        let user = user.ok_or(AppError::InvalidCredentials)?;
+        let grants = users::load_grants(&self.db, user.id).await?;
+        self.start_session(Account { user, grants }, true, user_agent).await
+    }
+
+    /// A refresh token → a non-fresh access token and the session's next refresh token.
+    ///
+    /// The session expects exactly one refresh token. Presenting it rotates the session to a
+    /// new one. Presenting the one just retired, within the grace window, returns the same
+    /// successor (two tabs refreshing at once); any other retired token is a replay, and the
+    /// whole session is revoked.
+    ///
+    /// # Errors
+    /// `WRONG_TOKEN_TYPE` for an access token, `TOKEN_REVOKED` for a replay or an ended
+    /// session, `SERVICE_UNAVAILABLE` when the database fails.
+    pub async fn refresh(&self, claims: &Claims, user_agent: Option<String>) -> AppResult<Issued> {
+        if claims.kind() != TokenKind::Refresh {
+            return Err(AppError::WrongTokenType(TokenKind::Refresh));
+        }
+        let user_id = claims.user_id().ok_or(AppError::InvalidToken("unknown subject"))?;
+        let account = users::account(&self.db, user_id)
+            .await?
+            .ok_or(AppError::TokenRevoked)?;
+
+        let Some(sid) = claims.sid.as_deref() else {
+            // Minted elsewhere (no session): accept it once, then continue in a session of ours.
+            if !revocation::revoke_jti(&self.db, &claims.jti, claims.exp).await? {
+                return Err(AppError::TokenRevoked);
+            }
+            return self.start_session(account, false, user_agent).await;
+        };
+
+        let mut session = sessions::find(&self.db, sid)
+            .await?
+            .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+            .ok_or(AppError::TokenRevoked)?;
+
+        if session.refresh_jti == claims.jti {
+            let next = self.new_slot();
+            if sessions::rotate(&self.db, sid, &claims.jti, &next, now_ms()).await? {
+                let refresh = self.codec.sign(self.refresh_claims(user_id, sid, &next))?;
+                let access = self.access_token(&account, false, Some(sid))?;
+                return Ok(Issued {
+                    access,
+                    refresh: Some(refresh),
+                    account,
+                });
+            }
+            // Another request rotated it first: judge this one as a retired token.
+            session = sessions::find(&self.db, sid)
+                .await?
+                .filter(|s| s.revoked_at.is_none())
+                .ok_or(AppError::TokenRevoked)?;
+        }
+
+        let grace_ms = i64::try_from(self.reuse_grace.as_millis()).unwrap_or(i64::MAX);
+        let within_grace = session.previous_refresh_jti.as_deref() == Some(claims.jti.as_str())
+            && session
+                .rotated_at_ms
+                .is_some_and(|at| now_ms().saturating_sub(at) <= grace_ms);
+        if within_grace {
+            let successor = RefreshSlot {
+                jti: session.refresh_jti.clone(),
+                iat: session.refresh_iat,
+                exp: session.refresh_exp,
+            };
+            let refresh = self.codec.sign(self.refresh_claims(user_id, sid, &successor))?;
+            let access = self.access_token(&account, false, Some(sid))?;
+            return Ok(Issued {
+                access,
+                refresh: Some(refresh),
+                account,
+            });
+        }
+
+        tracing::warn!(user_id, session_id = sid, "refresh token reuse detected; session revoked");
+        let txn = self.db.begin().await?;
+        sessions::revoke(&txn, sid).await?;
+        revocation::revoke_jti(&txn, &claims.jti, claims.exp).await?;
+        txn.commit().await?;
+        Err(AppError::TokenRevoked)
+    }
+
+    /// An access token and the user's password → a fresh access token in the same session.
+    ///
+    /// # Errors
+    /// `WRONG_TOKEN_TYPE` for a refresh token, `INVALID_CREDENTIALS` for a wrong password,
+    /// `SERVICE_UNAVAILABLE` when the database fails.
+    pub async fn reauth(&self, claims: &Claims, password: SecretString) -> AppResult<Issued> {
+        if claims.kind() != TokenKind::Access {
+            return Err(AppError::WrongTokenType(TokenKind::Access));
+        }
+        let account = match claims.user_id() {
+            Some(id) => users::account(&self.db, id).await?,
+            None => None,
+        };
+        self.check_password(account.as_ref().map(|a| &a.user), password).await?;
+        let account = account.ok_or(AppError::InvalidCredentials)?;
+        if let Some(sid) = claims.sid.as_deref() {
+            sessions::touch(&self.db, sid).await?;
+        }
+        let access = self.access_token(&account, true, claims.sid.as_deref())?;
+        Ok(Issued {
+            access,
+            refresh: None,
+            account,
+        })
+    }
+
+    /// Revokes the token's session (its access and refresh tokens), or every session of the
+    /// user; a token without a session has just its `jti` revoked.
+    ///
+    /// # Errors
+    /// `WRONG_TOKEN_TYPE` for a refresh token, `SERVICE_UNAVAILABLE` when the database fails.
+    pub async fn logout(&self, claims: &Claims, everywhere: bool) -> AppResult<()> {
+        if claims.kind() != TokenKind::Access {
+            return Err(AppError::WrongTokenType(TokenKind::Access));
+        }
+        let txn = self.db.begin().await?;
+        revocation::revoke_jti(&txn, &claims.jti, claims.exp).await?;
+        match (everywhere, claims.user_id(), claims.sid.as_deref()) {
+            (true, Some(user_id), _) => {
+                sessions::revoke_all(&txn, user_id, None).await?;
+            }
+            (_, _, Some(sid)) => sessions::revoke(&txn, sid).await?,
+            _ => {}
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}

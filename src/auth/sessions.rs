@@ -1,0 +1,159 @@
+//! Login sessions: one row per login, anchoring its rotating refresh token.
+
+use entity::session;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Expr,
+};
+use time::OffsetDateTime;
+
+use crate::error::AppResult;
+
+/// The refresh token a session expects next: its id and times.
+#[derive(Debug, Clone)]
+pub struct RefreshSlot {
+    /// `jti`.
+    pub jti: String,
+    /// `iat`, Unix seconds.
+    pub iat: i64,
+    /// `exp`, Unix seconds.
+    pub exp: i64,
+}
+
+/// Starts a session whose first refresh token is `slot`.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    id: &str,
+    user_id: i64,
+    user_agent: Option<String>,
+    slot: &RefreshSlot,
+) -> AppResult<session::Model> {
+    let now = OffsetDateTime::now_utc();
+    Ok(session::ActiveModel {
+        id: Set(id.to_owned()),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        user_agent: Set(user_agent),
+        revoked_at: Set(None),
+        refresh_jti: Set(slot.jti.clone()),
+        refresh_iat: Set(slot.iat),
+        refresh_exp: Set(slot.exp),
+        previous_refresh_jti: Set(None),
+        rotated_at_ms: Set(None),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Finds a session by id.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> AppResult<Option<session::Model>> {
+    Ok(session::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
+/// Moves a session from refresh token `current_jti` to `next`, only if `current_jti` is
+/// still the one it expects and it is not revoked (compare-and-swap: of two instances racing
+/// with the same token, exactly one wins). Returns whether this call won.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn rotate(
+    db: &impl ConnectionTrait,
+    id: &str,
+    current_jti: &str,
+    next: &RefreshSlot,
+    now_ms: i64,
+) -> AppResult<bool> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::PreviousRefreshJti, Expr::value(current_jti))
+        .col_expr(session::Column::RefreshJti, Expr::value(next.jti.clone()))
+        .col_expr(session::Column::RefreshIat, Expr::value(next.iat))
+        .col_expr(session::Column::RefreshExp, Expr::value(next.exp))
+        .col_expr(session::Column::RotatedAtMs, Expr::value(now_ms))
+        .col_expr(session::Column::LastUsedAt, Expr::value(OffsetDateTime::now_utc()))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::RefreshJti.eq(current_jti))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records that the session was just used (reauth).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn touch(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(OffsetDateTime::now_utc()))
+        .filter(session::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends one session: its access and refresh tokens are refused from now on.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn revoke(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(OffsetDateTime::now_utc()))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every live session of a user but `keep` (if given). Returns how many ended.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn revoke_all(db: &impl ConnectionTrait, user_id: i64, keep: Option<&str>) -> AppResult<u64> {
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(OffsetDateTime::now_utc()))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(keep) = keep {
+        update = update.filter(session::Column::Id.ne(keep));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// A user's sessions that are neither revoked nor past their refresh token's expiry, newest
+/// first.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn list_live(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    now: i64,
+) -> AppResult<Vec<session::Model>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::RefreshExp.gt(now))
+        .order_by_desc(session::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Deletes sessions whose refresh token expired before `before` (Unix seconds).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn prune(db: &impl ConnectionTrait, before: i64) -> AppResult<u64> {
+    Ok(session::Entity::delete_many()
+        .filter(session::Column::RefreshExp.lt(before))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

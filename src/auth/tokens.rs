@@ -1,0 +1,440 @@
+//! Minting and checking JWTs with Flask-JWT-Extended 4.x's payload layout.
+//!
+//! The algorithm is pinned by configuration: the validation accepts exactly that one, so a
+//! header saying `none`, or any other algorithm, is refused before the signature is looked at.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode, errors::ErrorKind,
+    jwk::Jwk,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{
+    config::{JwtConfig, SigningKey, is_hmac},
+    error::{AppError, AppResult, TokenKind},
+};
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `fresh` as read: a flag, or (Flask-JWT-Extended's timedelta freshness) "fresh until".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Freshness {
+    /// `true` right after a password check, `false` after a refresh.
+    Flag(bool),
+    /// Fresh until this Unix time.
+    Until(f64),
+}
+
+impl Freshness {
+    /// True when the token counts as fresh at `now`.
+    pub fn is_fresh(self, now: i64) -> bool {
+        match self {
+            Self::Flag(flag) => flag,
+            #[allow(clippy::cast_precision_loss)]
+            Self::Until(until) => (now as f64) < until,
+        }
+    }
+}
+
+/// `aud` as a single string or a list, as RFC 7519 allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+/// The token payload. Unknown claims are ignored, missing optional ones take
+/// Flask-JWT-Extended's defaults (no `type` = access, no `fresh` = not fresh).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id, always a string.
+    pub sub: String,
+    /// Issued at, Unix seconds.
+    #[serde(deserialize_with = "numeric_date")]
+    pub iat: i64,
+    /// Not before, Unix seconds.
+    #[serde(default, deserialize_with = "optional_numeric_date", skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Expires, Unix seconds.
+    #[serde(deserialize_with = "numeric_date")]
+    pub exp: i64,
+    /// Unique id (UUID when minted here).
+    pub jti: String,
+    /// `access` or `refresh`.
+    #[serde(rename = "type", default = "access_type")]
+    pub token_type: String,
+    /// Access tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<Freshness>,
+    /// Double-submit CSRF value, when cookies are a token location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
+    /// The user's roles when the token was made (access tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// The user's permissions when the token was made (access tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+    /// The session this token belongs to; absent in tokens minted elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Issuer, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+}
+
+fn access_type() -> String {
+    "access".to_owned()
+}
+
+/// Accepts integer or float numeric dates (PyJWT may write either) and keeps whole seconds.
+fn numeric_date<'de, D: Deserializer<'de>>(de: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(de)?;
+    n.as_i64()
+        .or_else(|| {
+            #[allow(clippy::cast_possible_truncation)]
+            n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom("numeric date out of range"))
+}
+
+fn optional_numeric_date<'de, D: Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    numeric_date(de).map(Some)
+}
+
+impl Claims {
+    /// The token's kind; anything but `refresh` is refused by [`TokenCodec::decode`].
+    pub fn kind(&self) -> TokenKind {
+        if self.token_type == "refresh" {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        }
+    }
+
+    /// True when this access token counts as fresh now.
+    pub fn is_fresh(&self, now: i64) -> bool {
+        self.fresh.is_some_and(|f| f.is_fresh(now))
+    }
+
+    /// The roles claim (empty when absent).
+    pub fn roles(&self) -> &[String] {
+        self.roles.as_deref().unwrap_or_default()
+    }
+
+    /// The permissions claim (empty when absent).
+    pub fn permissions(&self) -> &[String] {
+        self.permissions.as_deref().unwrap_or_default()
+    }
+
+    /// The user id, when `sub` is one of ours (a decimal id).
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok()
+    }
+}
+
+/// What a new token should say; times and ids are filled in by the codec.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    /// The user id.
+    pub user_id: i64,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// Access tokens: made right after a password check.
+    pub fresh: bool,
+    /// The session.
+    pub sid: Option<&'a str>,
+    /// Access tokens: the user's grants now.
+    pub grants: Option<(&'a [String], &'a [String])>,
+    /// Cookie transport: the double-submit value.
+    pub csrf: Option<String>,
+}
+
+/// A signed token and the claims inside it.
+#[derive(Debug, Clone)]
+pub struct SignedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// Its payload.
+    pub claims: Claims,
+}
+
+/// Signs and checks tokens with the configured algorithm and keys.
+pub struct TokenCodec {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    kid: Option<String>,
+    jwks: Option<serde_json::Value>,
+    access_ttl: i64,
+    refresh_ttl: i64,
+    issuer: Option<String>,
+    audience: Option<Audience>,
+}
+
+impl std::fmt::Debug for TokenCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCodec")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl TokenCodec {
+    /// Builds the codec from configuration.
+    ///
+    /// # Errors
+    /// A key that does not fit the algorithm; the message names the variable.
+    pub fn new(config: &JwtConfig) -> Result<Self, crate::config::ConfigError> {
+        let bad = |variable: &'static str, e: jsonwebtoken::errors::Error| crate::config::ConfigError {
+            variable,
+            reason: format!("not a usable key for {:?}: {e}", config.algorithm),
+        };
+        let (encoding, decoding, kid, jwks) = match &config.key {
+            SigningKey::Secret { key, .. } => {
+                debug_assert!(is_hmac(config.algorithm));
+                let key = key.expose_secret();
+                (
+                    EncodingKey::from_secret(key).map_err(|e| bad("JWT_SECRET_KEY", e))?,
+                    DecodingKey::from_secret(key).map_err(|e| bad("JWT_SECRET_KEY", e))?,
+                    None,
+                    None,
+                )
+            }
+            SigningKey::Pem { private, public } => {
+                let private = private.expose_secret();
+                let (encoding, decoding) = match config.algorithm {
+                    Algorithm::RS256 => (
+                        EncodingKey::from_rsa_pem(private).map_err(|e| bad("JWT_PRIVATE_KEY", e))?,
+                        DecodingKey::from_rsa_pem(public).map_err(|e| bad("JWT_PUBLIC_KEY", e))?,
+                    ),
+                    Algorithm::ES256 => (
+                        EncodingKey::from_ec_pem(private).map_err(|e| bad("JWT_PRIVATE_KEY", e))?,
+                        DecodingKey::from_ec_pem(public).map_err(|e| bad("JWT_PUBLIC_KEY", e))?,
+                    ),
+                    _ => (
+                        EncodingKey::from_ed_pem(private).map_err(|e| bad("JWT_PRIVATE_KEY", e))?,
+                        DecodingKey::from_ed_pem(public).map_err(|e| bad("JWT_PUBLIC_KEY", e))?,
+                    ),
+                };
+                let mut jwk = Jwk::from_encoding_key(&encoding, config.algorithm)
+                    .map_err(|e| bad("JWT_PRIVATE_KEY", e))?;
+                let kid = jwk
+                    .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                    .map_err(|e| bad("JWT_PRIVATE_KEY", e))?;
+                jwk.common.key_id = Some(kid.clone());
+                jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+                let jwks = serde_json::json!({ "keys": [jwk] });
+                (encoding, decoding, Some(kid), Some(jwks))
+            }
+        };
+
+        let mut validation = Validation::new(config.algorithm);
+        validation.leeway = config.leeway;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(iss) = &config.decode_issuer {
+            validation.set_issuer(&[iss]);
+            validation.required_spec_claims.insert("iss".to_owned());
+        }
+        if !config.decode_audience.is_empty() {
+            validation.set_audience(&config.decode_audience);
+            validation.required_spec_claims.insert("aud".to_owned());
+        }
+
+        let audience = match config.encode_audience.as_slice() {
+            [] => None,
+            [one] => Some(Audience::One(one.clone())),
+            many => Some(Audience::Many(many.to_vec())),
+        };
+
+        Ok(Self {
+            algorithm: config.algorithm,
+            encoding,
+            decoding,
+            validation,
+            kid,
+            jwks,
+            access_ttl: secs(config.access_ttl),
+            refresh_ttl: secs(config.refresh_ttl),
+            issuer: config.encode_issuer.clone(),
+            audience,
+        })
+    }
+
+    /// Access-token lifetime in seconds.
+    pub fn access_ttl(&self) -> i64 {
+        self.access_ttl
+    }
+
+    /// Refresh-token lifetime in seconds.
+    pub fn refresh_ttl(&self) -> i64 {
+        self.refresh_ttl
+    }
+
+    /// The public keys as a JWK set (asymmetric algorithms only).
+    pub fn jwks(&self) -> Option<&serde_json::Value> {
+        self.jwks.as_ref()
+    }
+
+    /// Mints a token with a new `jti`, issued now.
+    ///
+    /// # Errors
+    /// Signing failed (a key problem: internal).
+    pub fn mint(&self, new: &NewToken<'_>) -> AppResult<SignedToken> {
+        let iat = now_secs();
+        let ttl = match new.kind {
+            TokenKind::Access => self.access_ttl,
+            TokenKind::Refresh => self.refresh_ttl,
+        };
+        let jti = uuid::Uuid::new_v4().to_string();
+        self.sign(self.claims(new, jti, iat, iat.saturating_add(ttl)))
+    }
+
+    /// The claims of a token as [`Self::mint`] would write them, with given id and times.
+    pub fn claims(&self, new: &NewToken<'_>, jti: String, iat: i64, exp: i64) -> Claims {
+        let access = new.kind == TokenKind::Access;
+        Claims {
+            sub: new.user_id.to_string(),
+            iat,
+            nbf: Some(iat),
+            exp,
+            jti,
+            token_type: if access { "access" } else { "refresh" }.to_owned(),
+            fresh: access.then_some(Freshness::Flag(new.fresh)),
+            csrf: new.csrf.clone(),
+            roles: new.grants.map(|(roles, _)| roles.to_vec()),
+            permissions: new.grants.map(|(_, permissions)| permissions.to_vec()),
+            sid: new.sid.map(str::to_owned),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        }
+    }
+
+    /// Signs the given claims. HMAC, RSA PKCS#1 and Ed25519 signatures are deterministic,
+    /// so the same claims give the same token (used to hand out a rotated refresh token's
+    /// successor again inside the grace window).
+    ///
+    /// # Errors
+    /// Signing failed (a key problem: internal).
+    pub fn sign(&self, claims: Claims) -> AppResult<SignedToken> {
+        let mut header = Header::new(self.algorithm);
+        header.kid.clone_from(&self.kid);
+        let token = encode(&header, &claims, &self.encoding)
+            .map_err(|e| AppError::Internal(format!("signing a token failed: {e}")))?;
+        Ok(SignedToken { token, claims })
+    }
+
+    /// Verifies signature, algorithm, `exp`/`nbf` (with leeway), `iss`, `aud`, and the claim
+    /// layout. Revocation is not checked here (it needs the database).
+    ///
+    /// # Errors
+    /// `TokenExpired` or `InvalidToken` with a short reason.
+    pub fn decode(&self, token: &str) -> AppResult<Claims> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            AppError::InvalidToken(match e.kind() {
+                ErrorKind::ExpiredSignature => return AppError::TokenExpired,
+                ErrorKind::InvalidSignature => "signature verification failed",
+                ErrorKind::InvalidAlgorithm => "algorithm not allowed",
+                ErrorKind::InvalidIssuer => "wrong issuer",
+                ErrorKind::InvalidAudience => "wrong audience",
+                ErrorKind::ImmatureSignature => "not valid yet",
+                ErrorKind::MissingRequiredClaim(_) => "missing claim",
+                ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => "malformed claims",
+                _ => "malformed token",
+            })
+        })?;
+        let claims = data.claims;
+        if claims.token_type != "access" && claims.token_type != "refresh" {
+            return Err(AppError::InvalidToken("unknown token type"));
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::SigningKey;
+
+    fn config() -> JwtConfig {
+        JwtConfig {
+            algorithm: Algorithm::HS256,
+            key: SigningKey::Secret {
+                key: b"unit-test-key-unit-test-key-0123".to_vec().into(),
+                generated: false,
+            },
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(3600),
+            encode_issuer: None,
+            decode_issuer: None,
+            encode_audience: vec![],
+            decode_audience: vec![],
+            leeway: 0,
+        }
+    }
+
+    fn access(user_id: i64) -> NewToken<'static> {
+        NewToken {
+            user_id,
+            kind: TokenKind::Access,
+            fresh: true,
+            sid: None,
+            grants: Some((&[], &[])),
+            csrf: None,
+        }
+    }
+
+    #[test]
+    fn a_minted_token_decodes_to_its_claims() {
+        let codec = TokenCodec::new(&config()).expect("codec");
+        let signed = codec.mint(&access(7)).expect("mint");
+        let claims = codec.decode(&signed.token).expect("decode");
+        assert_eq!(claims, signed.claims);
+        assert_eq!(claims.sub, "7");
+        assert_eq!(claims.kind(), TokenKind::Access);
+        assert!(claims.is_fresh(now_secs()));
+    }
+
+    #[test]
+    fn same_claims_sign_to_the_same_token() {
+        let codec = TokenCodec::new(&config()).expect("codec");
+        let claims = codec.claims(&access(1), "fixed".into(), 100, 2_000_000_000);
+        let a = codec.sign(claims.clone()).expect("sign");
+        let b = codec.sign(claims).expect("sign");
+        assert_eq!(a.token, b.token);
+    }
+
+    #[test]
+    fn freshness_reads_flags_and_until_times() {
+        assert!(Freshness::Flag(true).is_fresh(0));
+        assert!(!Freshness::Flag(false).is_fresh(0));
+        assert!(Freshness::Until(100.0).is_fresh(99));
+        assert!(!Freshness::Until(100.0).is_fresh(100));
+        let parsed: Freshness = serde_json::from_str("1700000000").expect("number");
+        assert_eq!(parsed, Freshness::Until(1_700_000_000.0));
+    }
+}

@@ -1,0 +1,554 @@
+//! Typed configuration, loaded once at start from the environment (and `.env`).
+//!
+//! Every variable of the contract's section 1 is parsed here and nowhere else. A bad value is
+//! a [`ConfigError`] naming the variable: the process stops rather than falling back. Secrets
+//! are wrapped so that `Debug` never prints them.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use jsonwebtoken::Algorithm;
+use secrecy::{ExposeSecret, SecretSlice};
+
+/// Shortest HMAC key accepted in production (256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// A configuration value that cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it, in one sentence.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            variable,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where a request's token may travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLocation {
+    /// `Authorization: Bearer …` (names configurable).
+    Headers,
+    /// `access_token_cookie` / `refresh_token_cookie` with double-submit CSRF.
+    Cookies,
+}
+
+/// `SameSite` attribute of token cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None` (browsers then require `Secure`).
+    None,
+}
+
+/// The key material tokens are signed and verified with.
+#[derive(Debug, Clone)]
+pub enum SigningKey {
+    /// HMAC secret (HS256/384/512).
+    Secret {
+        /// The raw key bytes, as Flask-JWT-Extended uses `JWT_SECRET_KEY`.
+        key: SecretSlice<u8>,
+        /// True when the key was generated for this process (development only).
+        generated: bool,
+    },
+    /// PEM-encoded key pair for RS256, ES256 or EdDSA.
+    Pem {
+        /// Private key, PEM.
+        private: SecretSlice<u8>,
+        /// Public key, PEM.
+        public: Vec<u8>,
+    },
+}
+
+/// Everything the JWT layer needs: algorithm, keys, lifetimes and claim checks.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The one algorithm tokens are signed with and accepted in.
+    pub algorithm: Algorithm,
+    /// Key material matching `algorithm`.
+    pub key: SigningKey,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh-token lifetime.
+    pub refresh_ttl: Duration,
+    /// `iss` written into tokens.
+    pub encode_issuer: Option<String>,
+    /// `iss` required of tokens.
+    pub decode_issuer: Option<String>,
+    /// `aud` written into tokens.
+    pub encode_audience: Vec<String>,
+    /// `aud` accepted (any of).
+    pub decode_audience: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`, seconds.
+    pub leeway: u64,
+}
+
+/// Where tokens travel and what the cookies look like.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Locations in the order they are tried.
+    pub locations: Vec<TokenLocation>,
+    /// Header carrying the token.
+    pub header_name: String,
+    /// Scheme word before the token in that header (may be empty).
+    pub header_type: String,
+    /// `Secure` on token cookies.
+    pub cookie_secure: bool,
+    /// `SameSite` on token cookies.
+    pub cookie_samesite: SameSite,
+    /// Double-submit CSRF check for cookie tokens.
+    pub csrf_protect: bool,
+    /// Access-token cookie name.
+    pub access_cookie: String,
+    /// Refresh-token cookie name.
+    pub refresh_cookie: String,
+    /// Access CSRF cookie name (readable by scripts).
+    pub access_csrf_cookie: String,
+    /// Refresh CSRF cookie name (readable by scripts).
+    pub refresh_csrf_cookie: String,
+    /// Header that must echo the CSRF cookie.
+    pub csrf_header: String,
+}
+
+impl TransportConfig {
+    /// True when tokens may travel in cookies.
+    pub fn uses_cookies(&self) -> bool {
+        self.locations.contains(&TokenLocation::Cookies)
+    }
+
+    /// True when tokens may travel in headers (and so appear in response bodies).
+    pub fn uses_headers(&self) -> bool {
+        self.locations.contains(&TokenLocation::Headers)
+    }
+}
+
+/// The whole configuration of one Warden process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// SeaORM connection URL.
+    pub database_url: String,
+    /// Listen address (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// `WARDEN_ENV=production`.
+    pub production: bool,
+    /// Token signing and checking.
+    pub jwt: JwtConfig,
+    /// Token transport.
+    pub transport: TransportConfig,
+    /// GraphiQL on `GET /graphql`.
+    pub playground: bool,
+    /// Introspection queries allowed.
+    pub introspection: bool,
+    /// `register` enabled.
+    pub signup: bool,
+    /// Bootstrap admin, created at start when missing.
+    pub admin: Option<(String, secrecy::SecretString)>,
+    /// How long a just-rotated refresh token may be presented again.
+    pub refresh_reuse_grace: Duration,
+    /// Browser origins allowed by CORS (with credentials).
+    pub cors_origins: Vec<String>,
+    /// TOML file overriding error messages.
+    pub messages_path: Option<PathBuf>,
+}
+
+/// Reads variables by name; empty values count as unset.
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn bool(&self, name: &'static str) -> Result<Option<bool>, ConfigError> {
+        self.get(name).map(|v| parse_bool(name, &v)).transpose()
+    }
+
+    fn duration(&self, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+        parse_duration(name, &self.string(name, default))
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// `true`/`false`, also `1`/`0` (and `yes`/`no`, `on`/`off`), case-insensitive.
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(ConfigError::new(
+            name,
+            format!("expected true or false, got {other:?}"),
+        )),
+    }
+}
+
+/// Integer seconds (`900`) or humantime text (`15m`, `30d`).
+pub fn parse_duration(name: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(value).map_err(|e| {
+        ConfigError::new(
+            name,
+            format!("expected seconds or a duration like 15m or 30d, got {value:?} ({e})"),
+        )
+    })
+}
+
+fn parse_algorithm(value: &str) -> Result<Algorithm, ConfigError> {
+    const NAME: &str = "JWT_ALGORITHM";
+    match value.trim().to_ascii_uppercase().as_str() {
+        "HS256" => Ok(Algorithm::HS256),
+        "HS384" => Ok(Algorithm::HS384),
+        "HS512" => Ok(Algorithm::HS512),
+        "RS256" => Ok(Algorithm::RS256),
+        "ES256" => Ok(Algorithm::ES256),
+        "EDDSA" => Ok(Algorithm::EdDSA),
+        other => Err(ConfigError::new(
+            NAME,
+            format!("unsupported algorithm {other:?}; use HS256, HS384, HS512, RS256, ES256 or EdDSA"),
+        )),
+    }
+}
+
+/// True for the HMAC family, whose one key both signs and verifies.
+pub fn is_hmac(algorithm: Algorithm) -> bool {
+    matches!(
+        algorithm,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    )
+}
+
+fn read_pem(name: &'static str, path: Option<String>) -> Result<Vec<u8>, ConfigError> {
+    let path = path.ok_or_else(|| {
+        ConfigError::new(name, "required for asymmetric algorithms (a PEM file path)")
+    })?;
+    std::fs::read(&path).map_err(|e| ConfigError::new(name, format!("cannot read {path:?}: {e}")))
+}
+
+fn random_key() -> Result<Vec<u8>, ConfigError> {
+    let mut key = vec![0u8; MIN_SECRET_BYTES];
+    getrandom::fill(&mut key)
+        .map_err(|e| ConfigError::new("JWT_SECRET_KEY", format!("cannot generate a key: {e}")))?;
+    Ok(key)
+}
+
+impl Config {
+    /// Loads from the process environment, after reading `.env` if there is one.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is reported by name.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(ConfigError::new(".env", e.to_string()));
+        }
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Loads from a map of variables (tests, embedding).
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| vars.get(name).cloned())
+    }
+
+    /// Loads from any lookup function; empty values count as unset.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env { lookup };
+
+        let production = match env.string("WARDEN_ENV", "development").to_ascii_lowercase().as_str() {
+            "production" => true,
+            "development" => false,
+            other => {
+                return Err(ConfigError::new(
+                    "WARDEN_ENV",
+                    format!("expected development or production, got {other:?}"),
+                ));
+            }
+        };
+
+        let addr_text = env.string("WARDEN_ADDR", "127.0.0.1:8000");
+        let addr = addr_text.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new(
+                "WARDEN_ADDR",
+                format!("expected host:port such as 127.0.0.1:8000, got {addr_text:?}"),
+            )
+        })?;
+
+        let algorithm = parse_algorithm(&env.string("JWT_ALGORITHM", "HS256"))?;
+        let key = if is_hmac(algorithm) {
+            match env.get("JWT_SECRET_KEY") {
+                Some(secret) => {
+                    if production && secret.len() < MIN_SECRET_BYTES {
+                        return Err(ConfigError::new(
+                            "JWT_SECRET_KEY",
+                            format!("must be at least {MIN_SECRET_BYTES} bytes in production"),
+                        ));
+                    }
+                    SigningKey::Secret {
+                        key: secret.into_bytes().into(),
+                        generated: false,
+                    }
+                }
+                None if production => {
+                    return Err(ConfigError::new(
+                        "JWT_SECRET_KEY",
+                        format!("required in production (at least {MIN_SECRET_BYTES} random bytes)"),
+                    ));
+                }
+                None => SigningKey::Secret {
+                    key: random_key()?.into(),
+                    generated: true,
+                },
+            }
+        } else {
+            SigningKey::Pem {
+                private: read_pem("JWT_PRIVATE_KEY", env.get("JWT_PRIVATE_KEY"))?.into(),
+                public: read_pem("JWT_PUBLIC_KEY", env.get("JWT_PUBLIC_KEY"))?,
+            }
+        };
+
+        let mut locations = Vec::new();
+        for item in env.list("JWT_TOKEN_LOCATION") {
+            let location = match item.to_ascii_lowercase().as_str() {
+                "headers" => TokenLocation::Headers,
+                "cookies" => TokenLocation::Cookies,
+                other => {
+                    return Err(ConfigError::new(
+                        "JWT_TOKEN_LOCATION",
+                        format!("unknown location {other:?}; use headers and/or cookies"),
+                    ));
+                }
+            };
+            if !locations.contains(&location) {
+                locations.push(location);
+            }
+        }
+        if locations.is_empty() {
+            locations.push(TokenLocation::Headers);
+        }
+
+        let cookie_samesite = match env.string("JWT_COOKIE_SAMESITE", "Lax").to_ascii_lowercase().as_str() {
+            "strict" => SameSite::Strict,
+            "lax" => SameSite::Lax,
+            "none" => SameSite::None,
+            other => {
+                return Err(ConfigError::new(
+                    "JWT_COOKIE_SAMESITE",
+                    format!("expected Strict, Lax or None, got {other:?}"),
+                ));
+            }
+        };
+
+        let header_name = env.string("JWT_HEADER_NAME", "Authorization");
+        if axum::http::HeaderName::from_bytes(header_name.as_bytes()).is_err() {
+            return Err(ConfigError::new(
+                "JWT_HEADER_NAME",
+                format!("{header_name:?} is not a valid header name"),
+            ));
+        }
+        let csrf_header = env.string("JWT_CSRF_HEADER_NAME", "X-CSRF-TOKEN");
+        if axum::http::HeaderName::from_bytes(csrf_header.as_bytes()).is_err() {
+            return Err(ConfigError::new(
+                "JWT_CSRF_HEADER_NAME",
+                format!("{csrf_header:?} is not a valid header name"),
+            ));
+        }
+
+        let access_ttl = env.duration("JWT_ACCESS_TOKEN_EXPIRES", "15m")?;
+        if access_ttl.is_zero() {
+            return Err(ConfigError::new("JWT_ACCESS_TOKEN_EXPIRES", "must be longer than 0"));
+        }
+        let refresh_ttl = env.duration("JWT_REFRESH_TOKEN_EXPIRES", "30d")?;
+        if refresh_ttl.is_zero() {
+            return Err(ConfigError::new("JWT_REFRESH_TOKEN_EXPIRES", "must be longer than 0"));
+        }
+        let leeway = env.duration("JWT_DECODE_LEEWAY", "0")?.as_secs();
+
+        let admin = match (env.get("WARDEN_ADMIN_EMAIL"), env.get("WARDEN_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some((email, password.into())),
+            _ => None,
+        };
+
+        Ok(Self {
+            database_url: env.string("DATABASE_URL", "sqlite://warden.db?mode=rwc"),
+            addr,
+            production,
+            jwt: JwtConfig {
+                algorithm,
+                key,
+                access_ttl,
+                refresh_ttl,
+                encode_issuer: env.get("JWT_ENCODE_ISSUER"),
+                decode_issuer: env.get("JWT_DECODE_ISSUER"),
+                encode_audience: env.list("JWT_ENCODE_AUDIENCE"),
+                decode_audience: env.list("JWT_DECODE_AUDIENCE"),
+                leeway,
+            },
+            transport: TransportConfig {
+                locations,
+                header_name,
+                header_type: env.string("JWT_HEADER_TYPE", "Bearer").trim().to_owned(),
+                cookie_secure: env.bool("JWT_COOKIE_SECURE")?.unwrap_or(false),
+                cookie_samesite,
+                csrf_protect: env.bool("JWT_COOKIE_CSRF_PROTECT")?.unwrap_or(true),
+                access_cookie: env.string("JWT_ACCESS_COOKIE_NAME", "access_token_cookie"),
+                refresh_cookie: env.string("JWT_REFRESH_COOKIE_NAME", "refresh_token_cookie"),
+                access_csrf_cookie: env.string("JWT_ACCESS_CSRF_COOKIE_NAME", "csrf_access_token"),
+                refresh_csrf_cookie: env
+                    .string("JWT_REFRESH_CSRF_COOKIE_NAME", "csrf_refresh_token"),
+                csrf_header,
+            },
+            playground: env.bool("WARDEN_PLAYGROUND")?.unwrap_or(!production),
+            introspection: env.bool("WARDEN_INTROSPECTION")?.unwrap_or(!production),
+            signup: env.bool("WARDEN_SIGNUP")?.unwrap_or(false),
+            admin,
+            refresh_reuse_grace: env.duration("WARDEN_REFRESH_REUSE_GRACE", "10s")?,
+            cors_origins: env.list("WARDEN_CORS_ORIGINS"),
+            messages_path: env.get("WARDEN_MESSAGES").map(PathBuf::from),
+        })
+    }
+
+    /// True when the HMAC key was generated for this process (tokens die with it).
+    pub fn key_is_ephemeral(&self) -> bool {
+        matches!(self.jwt.key, SigningKey::Secret { generated: true, .. })
+    }
+}
+
+impl SigningKey {
+    /// The HMAC secret, when this is one.
+    pub fn secret(&self) -> Option<&[u8]> {
+        match self {
+            Self::Secret { key, .. } => Some(key.expose_secret()),
+            Self::Pem { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = load(&[]).expect("defaults load");
+        assert_eq!(config.database_url, "sqlite://warden.db?mode=rwc");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.jwt.algorithm, Algorithm::HS256);
+        assert_eq!(config.jwt.access_ttl, Duration::from_secs(900));
+        assert_eq!(config.jwt.refresh_ttl, Duration::from_secs(30 * 86400));
+        assert_eq!(config.transport.locations, vec![TokenLocation::Headers]);
+        assert_eq!(config.transport.header_type, "Bearer");
+        assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
+        assert!(config.playground && config.introspection && !config.signup);
+        assert!(config.key_is_ephemeral());
+    }
+
+    #[test]
+    fn durations_take_seconds_or_humantime() {
+        let config = load(&[("JWT_ACCESS_TOKEN_EXPIRES", "90"), ("JWT_REFRESH_TOKEN_EXPIRES", "2h")])
+            .expect("loads");
+        assert_eq!(config.jwt.access_ttl, Duration::from_secs(90));
+        assert_eq!(config.jwt.refresh_ttl, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let cases = [
+            ("JWT_ACCESS_TOKEN_EXPIRES", "soon"),
+            ("JWT_ALGORITHM", "none"),
+            ("WARDEN_ADDR", "localhost"),
+            ("WARDEN_SIGNUP", "maybe"),
+            ("JWT_TOKEN_LOCATION", "query_string"),
+            ("JWT_COOKIE_SAMESITE", "sometimes"),
+            ("WARDEN_ENV", "staging"),
+        ];
+        for (name, value) in cases {
+            let err = load(&[(name, value)]).expect_err(name);
+            assert_eq!(err.variable, name);
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn asymmetric_algorithms_need_their_key_files() {
+        let err = load(&[("JWT_ALGORITHM", "RS256")]).expect_err("no key files");
+        assert_eq!(err.variable, "JWT_PRIVATE_KEY");
+        let err = load(&[("JWT_ALGORITHM", "RS256"), ("JWT_PRIVATE_KEY", "/nonexistent.pem")])
+            .expect_err("missing file");
+        assert_eq!(err.variable, "JWT_PRIVATE_KEY");
+    }
+
+    #[test]
+    fn production_refuses_a_missing_or_short_key() {
+        let err = load(&[("WARDEN_ENV", "production")]).expect_err("missing key");
+        assert_eq!(err.variable, "JWT_SECRET_KEY");
+        let err = load(&[("WARDEN_ENV", "production"), ("JWT_SECRET_KEY", "short")])
+            .expect_err("short key");
+        assert_eq!(err.variable, "JWT_SECRET_KEY");
+        let config = load(&[
+            ("WARDEN_ENV", "production"),
+            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ])
+        .expect("strong key");
+        assert!(!config.playground && !config.introspection);
+        assert!(!config.key_is_ephemeral());
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_booleans_take_digits() {
+        let config = load(&[("WARDEN_SIGNUP", "1"), ("WARDEN_PLAYGROUND", "0"), ("JWT_ALGORITHM", "")])
+            .expect("loads");
+        assert!(config.signup);
+        assert!(!config.playground);
+        assert_eq!(config.jwt.algorithm, Algorithm::HS256);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = load(&[("JWT_SECRET_KEY", "do-not-print-me-0123456789abcdef")]).expect("loads");
+        assert!(!format!("{config:?}").contains("do-not-print-me"));
+    }
+}

@@ -1,0 +1,18 @@
+//! The GraphQL API: schema, resolvers, guards and the error mapping. Knows nothing of HTTP:
+//! the transport puts [`crate::auth::Credentials`] and [`RequestMeta`] into each request.
+
+pub mod errors;
+pub mod guards;
+pub mod mutation;
+pub mod query;
+pub mod schema;
+pub mod types;
+
+pub use schema::{ApiState, WardenSchema, build_schema, sdl};
+
+/// Facts about the HTTP request that resolvers may record (never tokens).
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// `User-Agent`, truncated, stored with new sessions.
+    pub user_agent: Option<String>,
+}

@@ -1,0 +1,55 @@
+//! Schema assembly: limits, introspection, shared state, and the SDL export.
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::service::AuthService,
+    graphql::{mutation::Mutation, query::Query},
+    messages::Messages,
+};
+
+/// The Warden schema type.
+pub type WardenSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Deepest query accepted; the schema is shallow, so deep queries are abuse.
+const MAX_DEPTH: usize = 12;
+/// Most complex query accepted.
+const MAX_COMPLEXITY: usize = 500;
+
+/// What resolvers share across requests.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The database.
+    pub db: DatabaseConnection,
+    /// The auth flows.
+    pub auth: AuthService,
+    /// Error texts.
+    pub messages: Arc<Messages>,
+    /// Whether `register` is enabled.
+    pub signup: bool,
+    /// Whether tokens are returned in response bodies (false when they travel only in cookies).
+    pub tokens_in_body: bool,
+}
+
+/// Builds the schema with its limits and state.
+pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
+    let builder = Schema::build(Query, Mutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .data(state);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+/// The SDL, as committed in `schema.graphql` (`warden schema` prints it).
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
+}

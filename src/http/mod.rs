@@ -1,0 +1,94 @@
+//! The HTTP surface (axum): routes, transport limits, request ids, tracing, CORS.
+//! It extracts and checks the token once per request and hands the outcome to the schema.
+
+pub mod credentials;
+pub mod graphql;
+pub mod health;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, Request, header},
+    routing::get,
+};
+use sea_orm::DatabaseConnection;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+
+use crate::{auth::tokens::TokenCodec, config::TransportConfig, graphql::WardenSchema};
+
+/// Largest request body accepted (GraphQL documents for this API are small).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The schema.
+    pub schema: WardenSchema,
+    /// Token verification.
+    pub codec: Arc<TokenCodec>,
+    /// The database (revocation checks, readiness).
+    pub db: DatabaseConnection,
+    /// Where tokens travel.
+    pub transport: Arc<TransportConfig>,
+    /// GraphiQL on `GET /graphql`.
+    pub playground: bool,
+}
+
+/// Builds the router with its layers.
+pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
+    let graphql_routes = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        // Responses may carry tokens: never store them in a cache.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    let mut router = Router::new()
+        .merge(graphql_routes)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(health::jwks))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
+
+    if !cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-csrf-token")])
+                .allow_credentials(true)
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+
+    router
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(
+            // The span names method, path and request id; never headers or the query
+            // string, which may carry tokens.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let request_id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}

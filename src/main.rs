@@ -1,0 +1,15 @@
+//! The `warden` binary: parse the command line, run it, report failure in one line.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    warden::telemetry::init();
+    match warden::cli::run(warden::cli::Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("warden: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! User accounts and their grants: validation, creation, lookup, and grant changes.
+//!
+//! Grants are direct: a user holds roles and permissions of their own (`user_roles`,
+//! `user_permissions`). Tokens carry both lists as they were when the token was made.
+
+use entity::{user, user_permission, user_role};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, SqlErr, TransactionTrait,
+};
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::{
+    auth::{password, tokens::now_secs},
+    error::{AppError, AppResult},
+};
+
+/// Longest email accepted (RFC 5321's path limit).
+const MAX_EMAIL_BYTES: usize = 254;
+/// Longest display name accepted.
+const MAX_NAME_CHARS: usize = 100;
+/// Longest role or permission name accepted.
+const MAX_GRANT_BYTES: usize = 64;
+
+/// A user's roles and permissions, sorted and without duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Permission names.
+    pub permissions: Vec<String>,
+}
+
+/// A user row together with its grants.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The row.
+    pub user: user::Model,
+    /// Its grants.
+    pub grants: Grants,
+}
+
+/// What creating a user needs.
+#[derive(Debug)]
+pub struct NewUser {
+    /// Email as typed; trimmed and lower-cased here.
+    pub email: String,
+    /// Plain password; checked against the policy and hashed here.
+    pub password: SecretString,
+    /// Display name.
+    pub name: String,
+    /// Roles to grant.
+    pub roles: Vec<String>,
+    /// Permissions to grant.
+    pub permissions: Vec<String>,
+}
+
+/// Trims and lower-cases an email and checks its shape.
+///
+/// # Errors
+/// `BAD_USER_INPUT` when it does not look like an email address.
+pub fn normalize_email(email: &str) -> AppResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= MAX_EMAIL_BYTES
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+                && !domain.starts_with('.') && !domain.ends_with('.'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::bad_input("Email must be a valid email address."))
+    }
+}
+
+fn normalize_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::bad_input("Name must not be empty."));
+    }
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AppError::bad_input(format!(
+            "Name must be at most {MAX_NAME_CHARS} printable characters."
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// Checks role or permission names (`admin`, `read:sensitive`) and sorts them uniquely.
+///
+/// # Errors
+/// `BAD_USER_INPUT` naming the first bad entry.
+pub fn normalize_grants(kind: &str, names: &[String]) -> AppResult<Vec<String>> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name.len() <= MAX_GRANT_BYTES
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.' | '*'));
+        if !valid {
+            return Err(AppError::bad_input(format!(
+                "{kind} {name:?} is not valid: use up to {MAX_GRANT_BYTES} letters, digits and : _ - . *"
+            )));
+        }
+        out.push(name.to_owned());
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Creates a user and its grants in one transaction.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a bad email, name, password or grant, or an email already taken;
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn create(db: &DatabaseConnection, new: NewUser) -> AppResult<Account> {
+    let email = normalize_email(&new.email)?;
+    let name = normalize_name(&new.name)?;
+    password::check_policy(secrecy::ExposeSecret::expose_secret(&new.password))?;
+    let grants = Grants {
+        roles: normalize_grants("Role", &new.roles)?,
+        permissions: normalize_grants("Permission", &new.permissions)?,
+    };
+    let password_hash = password::hash(new.password).await?;
+
+    let txn = db.begin().await?;
+    // Insert and map the unique violation: checking first would race with a concurrent insert.
+    let inserted = user::ActiveModel {
+        email: Set(email),
+        name: Set(name),
+        password_hash: Set(password_hash),
+        created_at: Set(OffsetDateTime::now_utc()),
+        grants_version: Set(0),
+        grants_changed_at: Set(0),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let user = match inserted {
+        Ok(user) => user,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AppError::bad_input("A user with this email already exists."));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    write_grants(&txn, user.id, &grants).await?;
+    txn.commit().await?;
+    Ok(Account { user, grants })
+}
+
+async fn write_grants(db: &impl ConnectionTrait, user_id: i64, grants: &Grants) -> AppResult<()> {
+    user_role::Entity::delete_many()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    user_permission::Entity::delete_many()
+        .filter(user_permission::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    if !grants.roles.is_empty() {
+        user_role::Entity::insert_many(grants.roles.iter().map(|role| user_role::ActiveModel {
+            user_id: Set(user_id),
+            role: Set(role.clone()),
+        }))
+        .exec(db)
+        .await?;
+    }
+    if !grants.permissions.is_empty() {
+        user_permission::Entity::insert_many(grants.permissions.iter().map(|permission| {
+            user_permission::ActiveModel {
+                user_id: Set(user_id),
+                permission: Set(permission.clone()),
+            }
+        }))
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces one kind of a user's grants and bumps the grants version, in one transaction.
+/// Tokens minted before the change lose what it took away.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown user, `BAD_USER_INPUT` for a bad name,
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn set_grants(
+    db: &DatabaseConnection,
+    user_id: i64,
+    roles: Option<&[String]>,
+    permissions: Option<&[String]>,
+) -> AppResult<Account> {
+    let roles = roles.map(|r| normalize_grants("Role", r)).transpose()?;
+    let permissions = permissions
+        .map(|p| normalize_grants("Permission", p))
+        .transpose()?;
+    let txn = db.begin().await?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let current = load_grants(&txn, user_id).await?;
+    let grants = Grants {
+        roles: roles.unwrap_or(current.roles),
+        permissions: permissions.unwrap_or(current.permissions),
+    };
+    write_grants(&txn, user_id, &grants).await?;
+    let version = user.grants_version + 1;
+    let mut active: user::ActiveModel = user.into();
+    active.grants_version = Set(version);
+    active.grants_changed_at = Set(now_secs());
+    let user = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(Account { user, grants })
+}
+
+/// A user's grants.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn load_grants(db: &impl ConnectionTrait, user_id: i64) -> AppResult<Grants> {
+    let roles = user_role::Entity::find()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .order_by_asc(user_role::Column::Role)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.role)
+        .collect();
+    let permissions = user_permission::Entity::find()
+        .filter(user_permission::Column::UserId.eq(user_id))
+        .order_by_asc(user_permission::Column::Permission)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.permission)
+        .collect();
+    Ok(Grants { roles, permissions })
+}
+
+/// Finds a user by (normalised) email.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Option<user::Model>> {
+    let email = email.trim().to_lowercase();
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await?)
+}
+
+/// Finds a user by id.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn find_by_id(db: &DatabaseConnection, id: i64) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Finds a user and its grants by id.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn account(db: &DatabaseConnection, id: i64) -> AppResult<Option<Account>> {
+    let Some(user) = find_by_id(db, id).await? else {
+        return Ok(None);
+    };
+    let grants = load_grants(db, id).await?;
+    Ok(Some(Account { user, grants }))
+}
+
+/// Replaces a user's password hash.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn set_password_hash(
+    db: &impl ConnectionTrait,
+    user: user::Model,
+    password_hash: String,
+) -> AppResult<()> {
+    let mut active: user::ActiveModel = user.into();
+    active.password_hash = Set(password_hash);
+    active.update(db).await?;
+    Ok(())
+}
+
+/// Creates the bootstrap admin when it does not exist yet; a concurrent instance creating it
+/// first is not an error.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a bad email or password, `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn ensure_admin(
+    db: &DatabaseConnection,
+    email: &str,
+    password: SecretString,
+) -> AppResult<bool> {
+    if find_by_email(db, &normalize_email(email)?).await?.is_some() {
+        return Ok(false);
+    }
+    let created = create(
+        db,
+        NewUser {
+            email: email.to_owned(),
+            password,
+            name: "Administrator".to_owned(),
+            roles: vec!["admin".to_owned()],
+            permissions: vec![],
+        },
+    )
+    .await;
+    match created {
+        Ok(_) => Ok(true),
+        Err(AppError::BadUserInput(msg)) if msg.contains("already exists") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(normalize_email("  Ana@Example.COM ").expect("valid"), "ana@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_are_bad_user_input() {
+        for bad in ["", "ana", "@example.com", "ana@", "a b@example.com", "a@b@c", "ana@.com"] {
+            assert!(
+                matches!(normalize_email(bad), Err(AppError::BadUserInput(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn grants_are_sorted_unique_and_checked() {
+        let names = vec!["editor".to_owned(), "admin".to_owned(), "editor".to_owned()];
+        assert_eq!(normalize_grants("Role", &names).expect("valid"), vec!["admin", "editor"]);
+        assert!(normalize_grants("Role", &["has space".to_owned()]).is_err());
+        assert!(normalize_grants("Role", &[String::new()]).is_err());
+    }
+}
