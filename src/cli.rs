@@ -117,7 +117,12 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 UserCommand::Create(args) => {
                     let password = read_password_line()?;
                     let name = args.name.unwrap_or_else(|| {
-                        args.email.trim().split('@').next().unwrap_or_default().to_owned()
+                        args.email
+                            .trim()
+                            .split('@')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
                     });
                     let account = users::create(
                         &db,
@@ -138,7 +143,11 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     let account = users::set_grants(&db, user, Some(&roles), None)
                         .await
                         .map_err(user_error)?;
-                    println!("roles of {}: [{}]", account.user.email, account.grants.roles.join(", "));
+                    println!(
+                        "roles of {}: [{}]",
+                        account.user.email,
+                        account.grants.roles.join(", ")
+                    );
                 }
                 UserCommand::SetPermissions { email, permissions } => {
                     let user = find(&db, &email).await?;

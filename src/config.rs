@@ -233,7 +233,9 @@ fn parse_algorithm(value: &str) -> Result<Algorithm, ConfigError> {
         "EDDSA" => Ok(Algorithm::EdDSA),
         other => Err(ConfigError::new(
             NAME,
-            format!("unsupported algorithm {other:?}; use HS256, HS384, HS512, RS256, ES256 or EdDSA"),
+            format!(
+                "unsupported algorithm {other:?}; use HS256, HS384, HS512, RS256, ES256 or EdDSA"
+            ),
         )),
     }
 }
@@ -290,7 +292,11 @@ impl Config {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env { lookup };
 
-        let production = match env.string("WARDEN_ENV", "development").to_ascii_lowercase().as_str() {
+        let production = match env
+            .string("WARDEN_ENV", "development")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "production" => true,
             "development" => false,
             other => {
@@ -327,7 +333,9 @@ impl Config {
                 None if production => {
                     return Err(ConfigError::new(
                         "JWT_SECRET_KEY",
-                        format!("required in production (at least {MIN_SECRET_BYTES} random bytes)"),
+                        format!(
+                            "required in production (at least {MIN_SECRET_BYTES} random bytes)"
+                        ),
                     ));
                 }
                 None => SigningKey::Secret {
@@ -362,7 +370,11 @@ impl Config {
             locations.push(TokenLocation::Headers);
         }
 
-        let cookie_samesite = match env.string("JWT_COOKIE_SAMESITE", "Lax").to_ascii_lowercase().as_str() {
+        let cookie_samesite = match env
+            .string("JWT_COOKIE_SAMESITE", "Lax")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "strict" => SameSite::Strict,
             "lax" => SameSite::Lax,
             "none" => SameSite::None,
@@ -391,15 +403,24 @@ impl Config {
 
         let access_ttl = env.duration("JWT_ACCESS_TOKEN_EXPIRES", "15m")?;
         if access_ttl.is_zero() {
-            return Err(ConfigError::new("JWT_ACCESS_TOKEN_EXPIRES", "must be longer than 0"));
+            return Err(ConfigError::new(
+                "JWT_ACCESS_TOKEN_EXPIRES",
+                "must be longer than 0",
+            ));
         }
         let refresh_ttl = env.duration("JWT_REFRESH_TOKEN_EXPIRES", "30d")?;
         if refresh_ttl.is_zero() {
-            return Err(ConfigError::new("JWT_REFRESH_TOKEN_EXPIRES", "must be longer than 0"));
+            return Err(ConfigError::new(
+                "JWT_REFRESH_TOKEN_EXPIRES",
+                "must be longer than 0",
+            ));
         }
         let leeway = env.duration("JWT_DECODE_LEEWAY", "0")?.as_secs();
 
-        let admin = match (env.get("WARDEN_ADMIN_EMAIL"), env.get("WARDEN_ADMIN_PASSWORD")) {
+        let admin = match (
+            env.get("WARDEN_ADMIN_EMAIL"),
+            env.get("WARDEN_ADMIN_PASSWORD"),
+        ) {
             (Some(email), Some(password)) => Some((email, password.into())),
             _ => None,
         };
@@ -445,7 +466,13 @@ impl Config {
 
     /// True when the HMAC key was generated for this process (tokens die with it).
     pub fn key_is_ephemeral(&self) -> bool {
-        matches!(self.jwt.key, SigningKey::Secret { generated: true, .. })
+        matches!(
+            self.jwt.key,
+            SigningKey::Secret {
+                generated: true,
+                ..
+            }
+        )
     }
 }
 
@@ -488,8 +515,11 @@ mod tests {
 
     #[test]
     fn durations_take_seconds_or_humantime() {
-        let config = load(&[("JWT_ACCESS_TOKEN_EXPIRES", "90"), ("JWT_REFRESH_TOKEN_EXPIRES", "2h")])
-            .expect("loads");
+        let config = load(&[
+            ("JWT_ACCESS_TOKEN_EXPIRES", "90"),
+            ("JWT_REFRESH_TOKEN_EXPIRES", "2h"),
+        ])
+        .expect("loads");
         assert_eq!(config.jwt.access_ttl, Duration::from_secs(90));
         assert_eq!(config.jwt.refresh_ttl, Duration::from_secs(7200));
     }
@@ -516,8 +546,11 @@ mod tests {
     fn asymmetric_algorithms_need_their_key_files() {
         let err = load(&[("JWT_ALGORITHM", "RS256")]).expect_err("no key files");
         assert_eq!(err.variable, "JWT_PRIVATE_KEY");
-        let err = load(&[("JWT_ALGORITHM", "RS256"), ("JWT_PRIVATE_KEY", "/nonexistent.pem")])
-            .expect_err("missing file");
+        let err = load(&[
+            ("JWT_ALGORITHM", "RS256"),
+            ("JWT_PRIVATE_KEY", "/nonexistent.pem"),
+        ])
+        .expect_err("missing file");
         assert_eq!(err.variable, "JWT_PRIVATE_KEY");
     }
 
@@ -539,8 +572,12 @@ mod tests {
 
     #[test]
     fn empty_values_count_as_unset_and_booleans_take_digits() {
-        let config = load(&[("WARDEN_SIGNUP", "1"), ("WARDEN_PLAYGROUND", "0"), ("JWT_ALGORITHM", "")])
-            .expect("loads");
+        let config = load(&[
+            ("WARDEN_SIGNUP", "1"),
+            ("WARDEN_PLAYGROUND", "0"),
+            ("JWT_ALGORITHM", ""),
+        ])
+        .expect("loads");
         assert!(config.signup);
         assert!(!config.playground);
         assert_eq!(config.jwt.algorithm, Algorithm::HS256);
@@ -548,7 +585,8 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let config = load(&[("JWT_SECRET_KEY", "do-not-print-me-0123456789abcdef")]).expect("loads");
+        let config =
+            load(&[("JWT_SECRET_KEY", "do-not-print-me-0123456789abcdef")]).expect("loads");
         assert!(!format!("{config:?}").contains("do-not-print-me"));
     }
 }

@@ -35,10 +35,13 @@ impl Messages {
     /// # Errors
     /// A sentence naming the first bad entry.
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_owned())?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| e.message().to_owned())?;
         let mut overrides = HashMap::new();
         for (key, value) in table {
-            let code = ErrorCode::parse(&key).ok_or_else(|| format!("unknown error code {key:?}"))?;
+            let code =
+                ErrorCode::parse(&key).ok_or_else(|| format!("unknown error code {key:?}"))?;
             let text = value
                 .as_str()
                 .ok_or_else(|| format!("the message for {key} must be a string"))?;
@@ -63,9 +66,16 @@ mod tests {
 
     #[test]
     fn an_override_replaces_the_default_text() {
-        let messages = Messages::from_toml("TOKEN_EXPIRED = \"El token ha expirado\"").expect("parses");
-        assert_eq!(messages.render(&AppError::TokenExpired), "El token ha expirado");
-        assert_eq!(messages.render(&AppError::TokenRevoked), "Token has been revoked");
+        let messages =
+            Messages::from_toml("TOKEN_EXPIRED = \"El token ha expirado\"").expect("parses");
+        assert_eq!(
+            messages.render(&AppError::TokenExpired),
+            "El token ha expirado"
+        );
+        assert_eq!(
+            messages.render(&AppError::TokenRevoked),
+            "Token has been revoked"
+        );
     }
 
     #[test]

@@ -9,7 +9,12 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use tokio::net::TcpListener;
 
 use crate::{
-    auth::{revocation, service::AuthService, sessions, tokens::{TokenCodec, now_secs}},
+    auth::{
+        revocation,
+        service::AuthService,
+        sessions,
+        tokens::{TokenCodec, now_secs},
+    },
     config::{Config, ConfigError},
     error::AppError,
     graphql::{self, ApiState},
@@ -130,12 +135,13 @@ impl Application {
             &config.cors_origins,
         );
 
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.addr,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| StartupError::Bind {
             addr: config.addr,
             source,
@@ -157,7 +163,10 @@ impl Application {
     ///
     /// # Errors
     /// The server failed.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let pruner = tokio::spawn(prune_forever(self.db.clone()));
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

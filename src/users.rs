@@ -147,7 +147,9 @@ pub async fn create(db: &DatabaseConnection, new: NewUser) -> AppResult<Account>
     let user = match inserted {
         Ok(user) => user,
         Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::bad_input("A user with this email already exists."));
+            return Err(AppError::bad_input(
+                "A user with this email already exists.",
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -330,12 +332,23 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(normalize_email("  Ana@Example.COM ").expect("valid"), "ana@example.com");
+        assert_eq!(
+            normalize_email("  Ana@Example.COM ").expect("valid"),
+            "ana@example.com"
+        );
     }
 
     #[test]
     fn malformed_emails_are_bad_user_input() {
-        for bad in ["", "ana", "@example.com", "ana@", "a b@example.com", "a@b@c", "ana@.com"] {
+        for bad in [
+            "",
+            "ana",
+            "@example.com",
+            "ana@",
+            "a b@example.com",
+            "a@b@c",
+            "ana@.com",
+        ] {
             assert!(
                 matches!(normalize_email(bad), Err(AppError::BadUserInput(_))),
                 "{bad:?}"
@@ -346,7 +359,10 @@ mod tests {
     #[test]
     fn grants_are_sorted_unique_and_checked() {
         let names = vec!["editor".to_owned(), "admin".to_owned(), "editor".to_owned()];
-        assert_eq!(normalize_grants("Role", &names).expect("valid"), vec!["admin", "editor"]);
+        assert_eq!(
+            normalize_grants("Role", &names).expect("valid"),
+            vec!["admin", "editor"]
+        );
         assert!(normalize_grants("Role", &["has space".to_owned()]).is_err());
         assert!(normalize_grants("Role", &[String::new()]).is_err());
     }

@@ -20,5 +20,5 @@ pub enum Credentials {
     /// A token was sent and refused (expired, invalid, revoked, CSRF, database down).
     Rejected(AppError),
     /// A token was sent, verified and is not revoked.
-    Verified(Claims),
+    Verified(Box<Claims>),
 }

@@ -93,13 +93,25 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let phc = hash("correct horse".to_owned().into()).await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(verify("correct horse".to_owned().into(), phc.clone()).await.expect("verify"));
-        assert!(!verify("wrong horse".to_owned().into(), phc).await.expect("verify"));
+        assert!(
+            verify("correct horse".to_owned().into(), phc.clone())
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify("wrong horse".to_owned().into(), phc)
+                .await
+                .expect("verify")
+        );
     }
 
     #[tokio::test]
     async fn a_malformed_hash_verifies_as_false() {
-        assert!(!verify("x".to_owned().into(), "not-a-phc".into()).await.expect("verify"));
+        assert!(
+            !verify("x".to_owned().into(), "not-a-phc".into())
+                .await
+                .expect("verify")
+        );
     }
 
     #[test]

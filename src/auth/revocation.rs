@@ -5,9 +5,7 @@
 //! logout on one instance bite on every other instance at once, with no cache to go stale.
 
 use entity::{revoked_token, session};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
 use time::OffsetDateTime;
 
 use crate::{
@@ -49,7 +47,11 @@ pub async fn revoke_jti(db: &impl ConnectionTrait, jti: &str, expires_at: i64) -
         expires_at: sea_orm::Set(expires_at),
         revoked_at: sea_orm::Set(OffsetDateTime::now_utc()),
     })
-    .on_conflict(OnConflict::column(revoked_token::Column::Jti).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::column(revoked_token::Column::Jti)
+            .do_nothing()
+            .to_owned(),
+    )
     .try_insert()
     .exec(db)
     .await?;

@@ -3,7 +3,13 @@
 //! Each flow checks credentials, writes what it must in one transaction, then mints tokens.
 //! It knows neither HTTP nor GraphQL: it takes claims already verified by the transport layer.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use secrecy::SecretString;
@@ -37,10 +43,14 @@ pub struct AuthService {
     reuse_grace: Duration,
     /// Verified against when the email is unknown, so both failures cost one argon2 check.
     dummy_hash: Arc<str>,
+    /// Argon2 verifications run, for the metric and for tests that unknown emails pay too.
+    password_checks: Arc<AtomicU64>,
 }
 
 fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64
+    time::OffsetDateTime::now_utc()
+        .unix_timestamp_nanos()
+        .div_euclid(1_000_000) as i64
 }
 
 impl AuthService {
@@ -58,7 +68,13 @@ impl AuthService {
             codec,
             reuse_grace,
             dummy_hash: password::dummy_hash().await?.into(),
+            password_checks: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// How many argon2 verifications this service has run.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::Relaxed)
     }
 
     /// The token codec.
@@ -66,7 +82,12 @@ impl AuthService {
         &self.codec
     }
 
-    fn access_token(&self, account: &Account, fresh: bool, sid: Option<&str>) -> AppResult<SignedToken> {
+    fn access_token(
+        &self,
+        account: &Account,
+        fresh: bool,
+        sid: Option<&str>,
+    ) -> AppResult<SignedToken> {
         self.codec.mint(&NewToken {
             user_id: account.user.id,
             kind: TokenKind::Access,
@@ -103,8 +124,13 @@ impl AuthService {
     }
 
     /// Checks a password for a user id; unknown users cost the same as wrong passwords.
-    async fn check_password(&self, user: Option<&entity::user::Model>, password: SecretString) -> AppResult<()> {
+    async fn check_password(
+        &self,
+        user: Option<&entity::user::Model>,
+        password: SecretString,
+    ) -> AppResult<()> {
         let phc = user.map_or_else(|| self.dummy_hash.to_string(), |u| u.password_hash.clone());
+        self.password_checks.fetch_add(1, Ordering::Relaxed);
         let matches = password::verify(password, phc).await?;
         if matches && user.is_some() {
             Ok(())
@@ -114,11 +140,18 @@ impl AuthService {
     }
 
     /// Starts a session: a fresh (or not) access token and the session's first refresh token.
-    async fn start_session(&self, account: Account, fresh: bool, user_agent: Option<String>) -> AppResult<Issued> {
+    async fn start_session(
+        &self,
+        account: Account,
+        fresh: bool,
+        user_agent: Option<String>,
+    ) -> AppResult<Issued> {
         let sid = uuid::Uuid::new_v4().to_string();
         let slot = self.new_slot();
         sessions::create(&self.db, &sid, account.user.id, user_agent, &slot).await?;
-        let refresh = self.codec.sign(self.refresh_claims(account.user.id, &sid, &slot))?;
+        let refresh = self
+            .codec
+            .sign(self.refresh_claims(account.user.id, &sid, &slot))?;
         let access = self.access_token(&account, fresh, Some(&sid))?;
         Ok(Issued {
             access,
@@ -132,12 +165,18 @@ impl AuthService {
     /// # Errors
     /// `INVALID_CREDENTIALS` for an unknown email or a wrong password (same message, same
     /// cost); `SERVICE_UNAVAILABLE` when the database fails.
-    pub async fn login(&self, email: &str, password: SecretString, user_agent: Option<String>) -> AppResult<Issued> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: SecretString,
+        user_agent: Option<String>,
+    ) -> AppResult<Issued> {
         let user = users::find_by_email(&self.db, email).await?;
         self.check_password(user.as_ref(), password).await?;
         let user = user.ok_or(AppError::InvalidCredentials)?;
         let grants = users::load_grants(&self.db, user.id).await?;
-        self.start_session(Account { user, grants }, true, user_agent).await
+        self.start_session(Account { user, grants }, true, user_agent)
+            .await
     }
 
     /// A refresh token → a non-fresh access token and the session's next refresh token.
@@ -154,7 +193,9 @@ impl AuthService {
         if claims.kind() != TokenKind::Refresh {
             return Err(AppError::WrongTokenType(TokenKind::Refresh));
         }
-        let user_id = claims.user_id().ok_or(AppError::InvalidToken("unknown subject"))?;
+        let user_id = claims
+            .user_id()
+            .ok_or(AppError::InvalidToken("unknown subject"))?;
         let account = users::account(&self.db, user_id)
             .await?
             .ok_or(AppError::TokenRevoked)?;
@@ -201,7 +242,9 @@ impl AuthService {
                 iat: session.refresh_iat,
                 exp: session.refresh_exp,
             };
-            let refresh = self.codec.sign(self.refresh_claims(user_id, sid, &successor))?;
+            let refresh = self
+                .codec
+                .sign(self.refresh_claims(user_id, sid, &successor))?;
             let access = self.access_token(&account, false, Some(sid))?;
             return Ok(Issued {
                 access,
@@ -210,7 +253,11 @@ impl AuthService {
             });
         }
 
-        tracing::warn!(user_id, session_id = sid, "refresh token reuse detected; session revoked");
+        tracing::warn!(
+            user_id,
+            session_id = sid,
+            "refresh token reuse detected; session revoked"
+        );
         let txn = self.db.begin().await?;
         sessions::revoke(&txn, sid).await?;
         revocation::revoke_jti(&txn, &claims.jti, claims.exp).await?;
@@ -231,7 +278,8 @@ impl AuthService {
             Some(id) => users::account(&self.db, id).await?,
             None => None,
         };
-        self.check_password(account.as_ref().map(|a| &a.user), password).await?;
+        self.check_password(account.as_ref().map(|a| &a.user), password)
+            .await?;
         let account = account.ok_or(AppError::InvalidCredentials)?;
         if let Some(sid) = claims.sid.as_deref() {
             sessions::touch(&self.db, sid).await?;
@@ -264,5 +312,75 @@ impl AuthService {
         }
         txn.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        config::{JwtConfig, SigningKey},
+        startup::connect_and_migrate,
+        users::NewUser,
+    };
+
+    async fn service() -> (AuthService, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = connect_and_migrate(&url).await.expect("db");
+        let codec = TokenCodec::new(&JwtConfig {
+            algorithm: jsonwebtoken::Algorithm::HS256,
+            key: SigningKey::Secret {
+                key: b"service-test-key-service-test-key".to_vec().into(),
+                generated: false,
+            },
+            access_ttl: Duration::from_secs(60),
+            refresh_ttl: Duration::from_secs(600),
+            encode_issuer: None,
+            decode_issuer: None,
+            encode_audience: vec![],
+            decode_audience: vec![],
+            leeway: 0,
+        })
+        .expect("codec");
+        users::create(
+            &db,
+            NewUser {
+                email: "ana@example.com".into(),
+                password: "correct horse battery".to_owned().into(),
+                name: "Ana".into(),
+                roles: vec![],
+                permissions: vec![],
+            },
+        )
+        .await
+        .expect("user");
+        let service = AuthService::new(db, Arc::new(codec), Duration::from_secs(10))
+            .await
+            .expect("service");
+        (service, dir)
+    }
+
+    #[tokio::test]
+    async fn an_unknown_email_costs_one_password_verification_like_a_wrong_password() {
+        let (service, _dir) = service().await;
+        let unknown = service
+            .login(
+                "nobody@example.com",
+                "whatever-password".to_owned().into(),
+                None,
+            )
+            .await;
+        assert!(matches!(unknown, Err(AppError::InvalidCredentials)));
+        assert_eq!(
+            service.password_checks(),
+            1,
+            "the unknown email verified the dummy hash"
+        );
+        let wrong = service
+            .login("ana@example.com", "wrong-password".to_owned().into(), None)
+            .await;
+        assert!(matches!(wrong, Err(AppError::InvalidCredentials)));
+        assert_eq!(service.password_checks(), 2);
     }
 }

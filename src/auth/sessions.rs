@@ -71,12 +71,18 @@ pub async fn rotate(
     now_ms: i64,
 ) -> AppResult<bool> {
     let result = session::Entity::update_many()
-        .col_expr(session::Column::PreviousRefreshJti, Expr::value(current_jti))
+        .col_expr(
+            session::Column::PreviousRefreshJti,
+            Expr::value(current_jti),
+        )
         .col_expr(session::Column::RefreshJti, Expr::value(next.jti.clone()))
         .col_expr(session::Column::RefreshIat, Expr::value(next.iat))
         .col_expr(session::Column::RefreshExp, Expr::value(next.exp))
         .col_expr(session::Column::RotatedAtMs, Expr::value(now_ms))
-        .col_expr(session::Column::LastUsedAt, Expr::value(OffsetDateTime::now_utc()))
+        .col_expr(
+            session::Column::LastUsedAt,
+            Expr::value(OffsetDateTime::now_utc()),
+        )
         .filter(session::Column::Id.eq(id))
         .filter(session::Column::RefreshJti.eq(current_jti))
         .filter(session::Column::RevokedAt.is_null())
@@ -91,7 +97,10 @@ pub async fn rotate(
 /// `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn touch(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
     session::Entity::update_many()
-        .col_expr(session::Column::LastUsedAt, Expr::value(OffsetDateTime::now_utc()))
+        .col_expr(
+            session::Column::LastUsedAt,
+            Expr::value(OffsetDateTime::now_utc()),
+        )
         .filter(session::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -104,7 +113,10 @@ pub async fn touch(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
 /// `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn revoke(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
     session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(OffsetDateTime::now_utc()))
+        .col_expr(
+            session::Column::RevokedAt,
+            Expr::value(OffsetDateTime::now_utc()),
+        )
         .filter(session::Column::Id.eq(id))
         .filter(session::Column::RevokedAt.is_null())
         .exec(db)
@@ -116,9 +128,16 @@ pub async fn revoke(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn revoke_all(db: &impl ConnectionTrait, user_id: i64, keep: Option<&str>) -> AppResult<u64> {
+pub async fn revoke_all(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    keep: Option<&str>,
+) -> AppResult<u64> {
     let mut update = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(OffsetDateTime::now_utc()))
+        .col_expr(
+            session::Column::RevokedAt,
+            Expr::value(OffsetDateTime::now_utc()),
+        )
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::RevokedAt.is_null());
     if let Some(keep) = keep {

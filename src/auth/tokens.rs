@@ -65,7 +65,11 @@ pub struct Claims {
     #[serde(deserialize_with = "numeric_date")]
     pub iat: i64,
     /// Not before, Unix seconds.
-    #[serde(default, deserialize_with = "optional_numeric_date", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_numeric_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub nbf: Option<i64>,
     /// Expires, Unix seconds.
     #[serde(deserialize_with = "numeric_date")]
@@ -207,10 +211,11 @@ impl TokenCodec {
     /// # Errors
     /// A key that does not fit the algorithm; the message names the variable.
     pub fn new(config: &JwtConfig) -> Result<Self, crate::config::ConfigError> {
-        let bad = |variable: &'static str, e: jsonwebtoken::errors::Error| crate::config::ConfigError {
-            variable,
-            reason: format!("not a usable key for {:?}: {e}", config.algorithm),
-        };
+        let bad =
+            |variable: &'static str, e: jsonwebtoken::errors::Error| crate::config::ConfigError {
+                variable,
+                reason: format!("not a usable key for {:?}: {e}", config.algorithm),
+            };
         let (encoding, decoding, kid, jwks) = match &config.key {
             SigningKey::Secret { key, .. } => {
                 debug_assert!(is_hmac(config.algorithm));
@@ -226,7 +231,8 @@ impl TokenCodec {
                 let private = private.expose_secret();
                 let (encoding, decoding) = match config.algorithm {
                     Algorithm::RS256 => (
-                        EncodingKey::from_rsa_pem(private).map_err(|e| bad("JWT_PRIVATE_KEY", e))?,
+                        EncodingKey::from_rsa_pem(private)
+                            .map_err(|e| bad("JWT_PRIVATE_KEY", e))?,
                         DecodingKey::from_rsa_pem(public).map_err(|e| bad("JWT_PUBLIC_KEY", e))?,
                     ),
                     Algorithm::ES256 => (

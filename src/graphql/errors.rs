@@ -29,7 +29,10 @@ pub fn to_graphql(ctx: &Context<'_>, err: &AppError) -> Error {
                 ext.set("required", json(serde_json::json!({ "roles": roles })));
             }
             AppError::Forbidden(Required::Permissions(permissions)) => {
-                ext.set("required", json(serde_json::json!({ "permissions": permissions })));
+                ext.set(
+                    "required",
+                    json(serde_json::json!({ "permissions": permissions })),
+                );
             }
             AppError::RateLimited(retry_after) => ext.set("retryAfter", *retry_after),
             _ => {}

@@ -5,7 +5,10 @@
 use async_graphql::{Context, Guard, Result};
 
 use crate::{
-    auth::{Credentials, tokens::{Claims, now_secs}},
+    auth::{
+        Credentials,
+        tokens::{Claims, now_secs},
+    },
     error::{AppError, TokenKind},
     graphql::errors::to_graphql,
 };
@@ -19,7 +22,9 @@ fn credentials<'a>(ctx: &Context<'a>) -> &'a Credentials {
 
 fn token_of_kind<'a>(ctx: &Context<'a>, kind: TokenKind) -> Result<&'a Claims> {
     match credentials(ctx) {
-        Credentials::Missing(place) => Err(to_graphql(ctx, &AppError::Unauthenticated(place.clone()))),
+        Credentials::Missing(place) => {
+            Err(to_graphql(ctx, &AppError::Unauthenticated(place.clone())))
+        }
         Credentials::Rejected(err) => Err(to_graphql(ctx, err)),
         Credentials::Verified(claims) if claims.kind() != kind => {
             Err(to_graphql(ctx, &AppError::WrongTokenType(kind)))

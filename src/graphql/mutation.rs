@@ -2,31 +2,39 @@
 
 use async_graphql::{Context, Object, Result};
 
-use crate::{
-    graphql::{
-        RequestMeta,
-        errors::ApiResultExt,
-        guards::{self, Authenticated, RefreshToken, authenticated, refresh_token},
-        schema::ApiState,
-        types::AuthPayload,
-    },
+use crate::graphql::{
+    RequestMeta,
+    errors::ApiResultExt,
+    guards::{self, Authenticated, RefreshToken, authenticated, refresh_token},
+    schema::ApiState,
+    types::AuthPayload,
 };
 
 /// The mutation root.
 pub struct Mutation;
 
 fn user_agent(ctx: &Context<'_>) -> Option<String> {
-    ctx.data_opt::<RequestMeta>().and_then(|m| m.user_agent.clone())
+    ctx.data_opt::<RequestMeta>()
+        .and_then(|m| m.user_agent.clone())
 }
 
 fn payload(state: &ApiState, issued: crate::auth::service::Issued) -> AuthPayload {
-    AuthPayload::new(issued, state.auth.codec().access_ttl(), state.tokens_in_body)
+    AuthPayload::new(
+        issued,
+        state.auth.codec().access_ttl(),
+        state.tokens_in_body,
+    )
 }
 
 #[Object]
 impl Mutation {
     /// Email and password → a fresh access token and a refresh token (a new session).
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
         let issued = state
             .auth
@@ -59,11 +67,15 @@ impl Mutation {
     async fn logout(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = false)] everywhere: bool,
+        #[graphql(default_with = "Some(false)")] everywhere: Option<bool>,
     ) -> Result<bool> {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
-        state.auth.logout(claims, everywhere).await.api(ctx)?;
+        state
+            .auth
+            .logout(claims, everywhere.unwrap_or(false))
+            .await
+            .api(ctx)?;
         Ok(true)
     }
 }

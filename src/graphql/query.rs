@@ -25,7 +25,10 @@ impl Query {
             return Ok(None);
         };
         let state = ctx.data::<ApiState>()?;
-        Ok(users::account(&state.db, id).await.api(ctx)?.map(User::from))
+        Ok(users::account(&state.db, id)
+            .await
+            .api(ctx)?
+            .map(User::from))
     }
 
     /// `Hello, <name>` with a valid access token, `Hello, guest` with none; a token that is

@@ -22,11 +22,26 @@ pub struct User {
     roles: Vec<String>,
     permissions: Vec<String>,
     created_at: OffsetDateTime,
+    /// True when the viewer is known to be this user (auth payloads, `me`), so `email` needs
+    /// no token check: a login response has no token in its request yet.
+    is_viewer: bool,
+}
+
+impl User {
+    /// The user as seen by someone else: `email` is checked against the caller's token.
+    pub fn seen_by_other(account: Account) -> Self {
+        Self {
+            is_viewer: false,
+            ..Self::from(account)
+        }
+    }
 }
 
 impl From<Account> for User {
+    /// The user as seen by themself.
     fn from(account: Account) -> Self {
         Self {
+            is_viewer: true,
             id: account.user.id,
             email: account.user.email,
             name: account.user.name,
@@ -46,8 +61,12 @@ impl User {
 
     /// Visible to the user themself, or to a holder of `users:read`.
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        if self.is_viewer {
+            return Ok(Some(&self.email));
+        }
         let claims = guards::access_claims(ctx)?;
-        if claims.user_id() == Some(self.id) || claims.permissions().iter().any(|p| p == USERS_READ) {
+        if claims.user_id() == Some(self.id) || claims.permissions().iter().any(|p| p == USERS_READ)
+        {
             Ok(Some(&self.email))
         } else {
             Err(to_graphql(

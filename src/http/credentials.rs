@@ -15,7 +15,10 @@ enum Found<'a> {
     Header(&'a str),
 }
 
-fn find_token<'a>(headers: &'a HeaderMap, transport: &TransportConfig) -> Result<Option<Found<'a>>, AppError> {
+fn find_token<'a>(
+    headers: &'a HeaderMap,
+    transport: &TransportConfig,
+) -> Result<Option<Found<'a>>, AppError> {
     for location in &transport.locations {
         match location {
             TokenLocation::Headers => {
@@ -36,7 +39,9 @@ fn find_token<'a>(headers: &'a HeaderMap, transport: &TransportConfig) -> Result
                 };
                 return match token {
                     Some(token) if !token.is_empty() => Ok(Some(Found::Header(token))),
-                    _ => Err(AppError::InvalidToken("expected '<type> <token>' in the header")),
+                    _ => Err(AppError::InvalidToken(
+                        "expected '<type> <token>' in the header",
+                    )),
                 };
             }
             // Cookie transport is read by a later stage; nothing to find here yet.
@@ -70,7 +75,7 @@ pub async fn resolve(
         Err(e) => return Credentials::Rejected(e),
     };
     match revocation::check(db, &claims).await {
-        Ok(()) => Credentials::Verified(claims),
+        Ok(()) => Credentials::Verified(Box::new(claims)),
         Err(e) => Credentials::Rejected(e),
     }
 }

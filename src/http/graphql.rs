@@ -28,7 +28,11 @@ const MAX_USER_AGENT: usize = 256;
 
 /// A transport fault: status and a GraphQL-shaped error body.
 fn transport_error(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "errors": [{ "message": message }] }))).into_response()
+    (
+        status,
+        Json(serde_json::json!({ "errors": [{ "message": message }] })),
+    )
+        .into_response()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -71,7 +75,10 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(e) => {
-            return transport_error(StatusCode::BAD_REQUEST, &format!("Malformed JSON body: {e}"));
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Malformed JSON body: {e}"),
+            );
         }
     };
     if let BatchRequest::Batch(items) = &batch
@@ -109,18 +116,32 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
 
 /// `GET /graphql`: GraphiQL for browsers when the playground is on; otherwise a query (never
 /// a mutation) from the query string.
-pub async fn get(State(state): State<HttpState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     if state.playground && wants_html(&headers) && !query.contains("query=") {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
-        Err(e) => return transport_error(StatusCode::BAD_REQUEST, &format!("Bad GraphQL GET request: {e}")),
+        Err(e) => {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Bad GraphQL GET request: {e}"),
+            );
+        }
     };
+    if request.query.trim().is_empty() {
+        return transport_error(StatusCode::BAD_REQUEST, "Missing query: send ?query=…");
+    }
     if is_mutation(&request) {
-        let mut response =
-            transport_error(StatusCode::METHOD_NOT_ALLOWED, "Mutations must be sent with POST");
+        let mut response = transport_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Mutations must be sent with POST",
+        );
         response
             .headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));

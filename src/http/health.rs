@@ -29,7 +29,10 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
 pub async fn jwks(State(state): State<HttpState>) -> Response {
     match state.codec.jwks() {
         Some(set) => Json(set.clone()).into_response(),
-        None => (StatusCode::NOT_FOUND, "no public keys: tokens are signed with a shared secret")
+        None => (
+            StatusCode::NOT_FOUND,
+            "no public keys: tokens are signed with a shared secret",
+        )
             .into_response(),
     }
 }

@@ -70,7 +70,11 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-csrf-token")])
+                .allow_headers([
+                    header::CONTENT_TYPE,
+                    header::AUTHORIZATION,
+                    HeaderName::from_static("x-csrf-token"),
+                ])
                 .allow_credentials(true)
                 .max_age(Duration::from_secs(600)),
         );

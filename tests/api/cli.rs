@@ -1,0 +1,112 @@
+//! The `warden` binary as an operator runs it.
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+};
+
+use crate::{backend_test, support::spawn_app};
+
+fn warden(
+    database_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("temp dir"); // no stray .env is read
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
+        .args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("warden runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("warden exits")
+}
+
+backend_test! {
+    async fn user_create_reads_the_password_from_stdin_and_refuses_a_duplicate_email(backend) {
+        let app = spawn_app(backend).await;
+        let url = app.database_url.clone();
+        let args = ["user", "create", "--email", "Ed@Example.com", "--password-stdin", "--name", "Ed", "--role", "editor", "--role", "admin"];
+        let out = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || warden(&url, &args, Some("s3cret-passphrase\r\n"), &[])
+        }).await.expect("ran");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (access, _) = app.login("ed@example.com", "s3cret-passphrase").await;
+        assert_eq!(crate::support::payload(&access)["roles"], serde_json::json!(["admin", "editor"]));
+
+        let out = tokio::task::spawn_blocking(move || warden(&url, &args, Some("another-passphrase\n"), &[]))
+            .await
+            .expect("ran");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("already exists"), "{stderr}");
+    }
+}
+
+backend_test! {
+    async fn set_roles_replaces_the_roles_new_tokens_carry(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("ana@example.com", &["editor"], &[]).await;
+        let url = app.database_url.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            warden(&url, &["user", "set-roles", "--email", "ana@example.com", "--role", "admin"], None, &[])
+        }).await.expect("ran");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (access, _) = app.login("ana@example.com", crate::support::PASSWORD).await;
+        assert_eq!(crate::support::payload(&access)["roles"], serde_json::json!(["admin"]));
+    }
+}
+
+#[test]
+fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("JWT_ACCESS_TOKEN_EXPIRES", "soon")],
+            "JWT_ACCESS_TOKEN_EXPIRES",
+        ),
+        (&[("JWT_ALGORITHM", "none")], "JWT_ALGORITHM"),
+        (&[("WARDEN_ENV", "production")], "JWT_SECRET_KEY"),
+        (
+            &[
+                ("WARDEN_ENV", "production"),
+                ("JWT_SECRET_KEY", "too-short"),
+            ],
+            "JWT_SECRET_KEY",
+        ),
+    ];
+    for (env, variable) in cases {
+        let out = warden("sqlite::memory:", &["migrate"], None, env);
+        assert!(!out.status.success(), "{env:?} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(variable), "{variable} named in: {stderr}");
+    }
+}
+
+#[test]
+fn schema_prints_the_committed_sdl() {
+    let out = warden("sqlite::memory:", &["schema"], None, &[]);
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("committed");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real app over real HTTP, on SQLite and (with `TEST_DATABASE_URL`)
+//! on PostgreSQL. One binary, so the app and the harness compile once.
+
+mod support;
+
+mod auth_flows;
+mod cli;
+mod http_surface;
+mod schema_snapshot;
+mod token_errors;

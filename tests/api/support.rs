@@ -1,0 +1,300 @@
+//! The test harness: a real Warden on port 0 with a fresh database per test (a SQLite file,
+//! or a new PostgreSQL database when `TEST_DATABASE_URL` is set), and a real HTTP client.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::{sync::oneshot, task::JoinHandle};
+use warden::{
+    config::Config,
+    startup::Application,
+    users::{self, NewUser},
+};
+
+/// The HMAC key every test app signs with, so tests can forge tokens.
+pub const TEST_KEY: &str = "test-secret-key-test-secret-key-0123456789";
+/// A password that passes the policy.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// A SQLite file in a temp folder.
+    Sqlite,
+    /// A fresh database on the server named by `TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// Generates a `sqlite` and a `postgres` test from one body taking `backend: Backend`.
+/// The PostgreSQL one is ignored, with the reason shown, unless `TEST_DATABASE_URL` is set.
+#[macro_export]
+macro_rules! backend_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: $crate::support::Backend) $body
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            #[cfg_attr(not(postgres_leg), ignore = "PostgreSQL leg skipped: set TEST_DATABASE_URL to run it")]
+            async fn postgres() {
+                run($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// A running app and what is needed to talk to it, restart it, or reach its database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The database URL (for the CLI and restarts).
+    pub database_url: String,
+    /// The variables the app was configured with.
+    pub vars: HashMap<String, String>,
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("warden.db").display()
+            );
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+            let name = format!("warden_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (without_query, query) = match admin_url.split_once('?') {
+                Some((base, q)) => (base, format!("?{q}")),
+                None => (admin_url.as_str(), String::new()),
+            };
+            let (server, _) = without_query
+                .rsplit_once('/')
+                .expect("URL with a database path");
+            (format!("{server}/{name}{query}"), None)
+        }
+    }
+}
+
+/// Starts an app with the test defaults.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Starts an app with the test defaults overridden by `extra`.
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let (database_url, dir) = fresh_database(backend).await;
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("WARDEN_ADDR", "127.0.0.1:0"),
+        ("JWT_SECRET_KEY", TEST_KEY),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let mut app = TestApp {
+        base: String::new(),
+        database_url,
+        vars,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        shutdown: None,
+        server: None,
+        _dir: dir,
+    };
+    app.start().await;
+    app
+}
+
+impl TestApp {
+    async fn start(&mut self) {
+        let config = Config::from_map(&self.vars).expect("test config");
+        let app = Application::build(config).await.expect("app builds");
+        let addr: SocketAddr = app.local_addr();
+        let (tx, rx) = oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(app.run_until(async move {
+            rx.await.ok();
+        })));
+        self.shutdown = Some(tx);
+        self.base = format!("http://{addr}");
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database and key.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+    }
+
+    /// A database connection of the test's own.
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.database_url)
+            .await
+            .expect("connect")
+    }
+
+    /// Creates a user straight in the database; returns its id.
+    pub async fn create_user(&self, email: &str, roles: &[&str], permissions: &[&str]) -> i64 {
+        let db = self.db().await;
+        let account = users::create(
+            &db,
+            NewUser {
+                email: email.to_owned(),
+                password: PASSWORD.to_owned().into(),
+                name: email.split('@').next().unwrap_or_default().to_owned(),
+                roles: roles.iter().map(|s| (*s).to_owned()).collect(),
+                permissions: permissions.iter().map(|s| (*s).to_owned()).collect(),
+            },
+        )
+        .await
+        .expect("user created");
+        db.close().await.ok();
+        account.user.id
+    }
+
+    /// POSTs a GraphQL operation, with a bearer token if given; returns the JSON body
+    /// (asserting HTTP 200, as every GraphQL-level error must travel).
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "GraphQL errors travel with 200"
+        );
+        response.json().await.expect("JSON body")
+    }
+
+    /// Logs in; returns `(access, refresh)`.
+    pub async fn login(&self, email: &str, password: &str) -> (String, String) {
+        let body = self
+            .graphql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        let login = &body["data"]["login"];
+        assert!(login.is_object(), "login failed: {body}");
+        (
+            login["accessToken"].as_str().expect("access").to_owned(),
+            login["refreshToken"].as_str().expect("refresh").to_owned(),
+        )
+    }
+
+    /// Creates a user and logs it in; returns `(user id, access, refresh)`.
+    pub async fn user_with_tokens(
+        &self,
+        email: &str,
+        roles: &[&str],
+        permissions: &[&str],
+    ) -> (i64, String, String) {
+        let id = self.create_user(email, roles, permissions).await;
+        let (access, refresh) = self.login(email, PASSWORD).await;
+        (id, access, refresh)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    warden::auth::tokens::now_secs()
+}
+
+/// Signs arbitrary claims with a key and algorithm, as another issuer (or an attacker) would.
+pub fn forge(claims: &Value, key: &str, algorithm: Algorithm) -> String {
+    jsonwebtoken::encode(
+        &Header::new(algorithm),
+        claims,
+        &EncodingKey::from_secret(key.as_bytes()).expect("key"),
+    )
+    .expect("sign")
+}
+
+/// Claims shaped like a Flask-JWT-Extended 4.x access token for `sub`, valid now.
+pub fn flask_access_claims(sub: &str) -> Value {
+    let now = now();
+    json!({
+        "fresh": false,
+        "iat": now,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "type": "access",
+        "sub": sub,
+        "nbf": now,
+        "exp": now + 900,
+    })
+}
+
+/// The first error's `extensions.code`.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// The first error's message.
+pub fn message(body: &Value) -> &str {
+    body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {body}"))
+}
+
+/// Decodes a token's payload without checking it (to read `jti`, `sid`, `fresh`).
+pub fn payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON payload")
+}

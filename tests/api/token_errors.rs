@@ -1,0 +1,261 @@
+//! Every way a token can fail, each with the contract's code.
+
+use jsonwebtoken::Algorithm;
+use serde_json::json;
+
+use crate::{
+    backend_test,
+    support::{
+        PASSWORD, TEST_KEY, code, flask_access_claims, forge, message, now, spawn_app,
+        spawn_app_with,
+    },
+};
+
+const ME: &str = "{ me { id } }";
+
+backend_test! {
+    async fn no_token_on_me_is_unauthenticated(backend) {
+        let app = spawn_app(backend).await;
+        let body = app.graphql(None, ME, json!({})).await;
+        assert_eq!(code(&body), "UNAUTHENTICATED");
+        assert_eq!(message(&body), "Missing Authorization Header");
+        assert_eq!(body["data"]["me"], serde_json::Value::Null);
+    }
+}
+
+backend_test! {
+    async fn expired_token_is_token_expired(backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let mut claims = flask_access_claims(&id.to_string());
+        claims["iat"] = json!(now() - 3600);
+        claims["nbf"] = json!(now() - 3600);
+        claims["exp"] = json!(now() - 60);
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(code(&body), "TOKEN_EXPIRED");
+        assert_eq!(message(&body), "Token has expired");
+    }
+}
+
+backend_test! {
+    async fn leeway_lets_a_just_expired_token_through(backend) {
+        let app = spawn_app_with(backend, &[("JWT_DECODE_LEEWAY", "2m")]).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let mut claims = flask_access_claims(&id.to_string());
+        claims["exp"] = json!(now() - 60);
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(body["data"]["me"]["id"], id.to_string(), "{body}");
+    }
+}
+
+backend_test! {
+    async fn bad_signature_is_invalid_token(backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let token = forge(&flask_access_claims(&id.to_string()), "another-key-another-key-another-key!", Algorithm::HS256);
+        let body = app.graphql(Some(&token), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN");
+        assert!(message(&body).starts_with("Invalid token"), "{body}");
+    }
+}
+
+backend_test! {
+    async fn malformed_token_is_invalid_token(backend) {
+        let app = spawn_app(backend).await;
+        for token in ["not-a-jwt", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.sig"] {
+            let body = app.graphql(Some(token), ME, json!({})).await;
+            assert_eq!(code(&body), "INVALID_TOKEN", "{token}: {body}");
+        }
+        // A header without the Bearer scheme is a bad token, not a missing one.
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .header("Authorization", "Token abc")
+            .json(&json!({ "query": ME }))
+            .send()
+            .await
+            .expect("sent");
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(code(&body), "INVALID_TOKEN", "{body}");
+    }
+}
+
+backend_test! {
+    async fn wrong_algorithm_and_alg_none_are_invalid_token(backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let claims = flask_access_claims(&id.to_string());
+        // Same key, another HMAC algorithm: the header must not choose.
+        let hs512 = forge(&claims, TEST_KEY, Algorithm::HS512);
+        let body = app.graphql(Some(&hs512), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN", "{body}");
+        // alg: none with an empty signature.
+        use base64::Engine;
+        let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let none = format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&claims));
+        let body = app.graphql(Some(&none), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN", "{body}");
+    }
+}
+
+backend_test! {
+    async fn wrong_issuer_or_audience_is_invalid_token(backend) {
+        let app = spawn_app_with(backend, &[
+            ("JWT_ENCODE_ISSUER", "warden"),
+            ("JWT_DECODE_ISSUER", "warden"),
+            ("JWT_ENCODE_AUDIENCE", "frontend"),
+            ("JWT_DECODE_AUDIENCE", "frontend,admin-ui"),
+        ]).await;
+        let (id, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        // Our own tokens carry iss and aud and pass.
+        let body = app.graphql(Some(&access), ME, json!({})).await;
+        assert_eq!(body["data"]["me"]["id"], id.to_string(), "{body}");
+
+        let mut claims = flask_access_claims(&id.to_string());
+        claims["aud"] = json!("frontend");
+        claims["iss"] = json!("someone-else");
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN", "wrong iss: {body}");
+
+        claims["iss"] = json!("warden");
+        claims["aud"] = json!("elsewhere");
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN", "wrong aud: {body}");
+
+        claims.as_object_mut().expect("object").remove("aud");
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN", "missing aud: {body}");
+
+        claims["aud"] = json!(["admin-ui"]);
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(body["data"]["me"]["id"], id.to_string(), "accepted aud: {body}");
+    }
+}
+
+backend_test! {
+    async fn nbf_ahead_is_invalid_token(backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let mut claims = flask_access_claims(&id.to_string());
+        claims["nbf"] = json!(now() + 600);
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN", "{body}");
+    }
+}
+
+backend_test! {
+    async fn non_string_sub_is_invalid_token(backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let mut claims = flask_access_claims(&id.to_string());
+        claims["sub"] = json!(id);
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), ME, json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN", "{body}");
+    }
+}
+
+backend_test! {
+    async fn refresh_token_on_me_is_wrong_token_type(backend) {
+        let app = spawn_app(backend).await;
+        let (_, _, refresh) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let body = app.graphql(Some(&refresh), ME, json!({})).await;
+        assert_eq!(code(&body), "WRONG_TOKEN_TYPE");
+        assert_eq!(message(&body), "Only access tokens are allowed");
+    }
+}
+
+backend_test! {
+    async fn access_token_on_refresh_is_wrong_token_type(backend) {
+        let app = spawn_app(backend).await;
+        let (_, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let body = app.graphql(Some(&access), "mutation { refresh { accessToken } }", json!({})).await;
+        assert_eq!(code(&body), "WRONG_TOKEN_TYPE");
+        assert_eq!(message(&body), "Only refresh tokens are allowed");
+        assert_eq!(body["data"], serde_json::Value::Null, "a failed mutation has data: null");
+    }
+}
+
+backend_test! {
+    async fn refresh_token_on_logout_is_wrong_token_type(backend) {
+        let app = spawn_app(backend).await;
+        let (_, _, refresh) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let body = app.graphql(Some(&refresh), "mutation { logout }", json!({})).await;
+        assert_eq!(code(&body), "WRONG_TOKEN_TYPE");
+    }
+}
+
+backend_test! {
+    async fn logged_out_tokens_are_revoked_also_after_a_restart(backend) {
+        let mut app = spawn_app(backend).await;
+        let (_, access, refresh) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let body = app.graphql(Some(&access), "mutation { logout }", json!({})).await;
+        assert_eq!(body["data"]["logout"], true, "{body}");
+
+        for round in ["before restart", "after restart"] {
+            let body = app.graphql(Some(&access), ME, json!({})).await;
+            assert_eq!(code(&body), "TOKEN_REVOKED", "access {round}: {body}");
+            assert_eq!(message(&body), "Token has been revoked");
+            let body = app.graphql(Some(&refresh), "mutation { refresh { accessToken } }", json!({})).await;
+            assert_eq!(code(&body), "TOKEN_REVOKED", "refresh {round}: {body}");
+            if round == "before restart" {
+                app.restart().await;
+            }
+        }
+    }
+}
+
+backend_test! {
+    async fn wrong_password_and_unknown_email_are_the_same_invalid_credentials(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("ana@example.com", &[], &[]).await;
+        let login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
+        let wrong = app.graphql(None, login, json!({ "e": "ana@example.com", "p": "not the password" })).await;
+        let unknown = app.graphql(None, login, json!({ "e": "nobody@example.com", "p": PASSWORD })).await;
+        assert_eq!(code(&wrong), "INVALID_CREDENTIALS");
+        assert_eq!(code(&unknown), "INVALID_CREDENTIALS");
+        assert_eq!(message(&wrong), "Invalid credentials");
+        assert_eq!(message(&wrong), message(&unknown));
+        assert_eq!(wrong["data"], serde_json::Value::Null);
+    }
+}
+
+backend_test! {
+    async fn reauth_with_a_wrong_password_is_invalid_credentials(backend) {
+        let app = spawn_app(backend).await;
+        let (_, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let body = app
+            .graphql(Some(&access), "mutation { reauth(password: \"nope nope nope\") { accessToken } }", json!({}))
+            .await;
+        assert_eq!(code(&body), "INVALID_CREDENTIALS");
+    }
+}
+
+backend_test! {
+    async fn a_bad_token_on_greeting_is_its_error_not_guest(backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let body = app.graphql(None, "{ greeting }", json!({})).await;
+        assert_eq!(body["data"]["greeting"], "Hello, guest");
+
+        let body = app.graphql(Some("garbage"), "{ greeting }", json!({})).await;
+        assert_eq!(code(&body), "INVALID_TOKEN");
+        assert_eq!(body["data"]["greeting"], serde_json::Value::Null);
+
+        let mut claims = flask_access_claims(&id.to_string());
+        claims["exp"] = json!(now() - 10);
+        let body = app.graphql(Some(&forge(&claims, TEST_KEY, Algorithm::HS256)), "{ greeting }", json!({})).await;
+        assert_eq!(code(&body), "TOKEN_EXPIRED");
+    }
+}
+
+backend_test! {
+    async fn a_bad_token_fails_guarded_fields_and_leaves_public_ones_alone(backend) {
+        let app = spawn_app(backend).await;
+        let (_, _, refresh) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        // A refresh token on `me` fails `me`; a login in the same request still runs.
+        let body = app
+            .graphql(Some(&refresh), "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { tokenType } }", json!({}))
+            .await;
+        assert_eq!(body["data"]["login"]["tokenType"], "Bearer", "{body}");
+    }
+}
