@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::service::AuthService,
-    graphql::{mutation::Mutation, query::Query},
+    graphql::{mutation::Mutation, nulls::NullOnError, query::Query},
     messages::Messages,
 };
 
@@ -39,6 +39,7 @@ pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
     let builder = Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(NullOnError)
         .data(state);
     if introspection {
         builder.finish()

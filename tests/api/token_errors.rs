@@ -19,7 +19,19 @@ backend_test! {
         let body = app.graphql(None, ME, json!({})).await;
         assert_eq!(code(&body), "UNAUTHENTICATED");
         assert_eq!(message(&body), "Missing Authorization Header");
-        assert_eq!(body["data"]["me"], serde_json::Value::Null);
+        assert_eq!(body["data"], json!({ "me": null }), "the field is null, not missing");
+        assert_eq!(body["errors"][0]["path"], json!(["me"]));
+    }
+}
+
+backend_test! {
+    async fn a_failed_guarded_field_is_null_at_its_path_and_its_siblings_resolve(backend) {
+        let app = spawn_app(backend).await;
+        let body = app.graphql(None, "{ me { id } greeting }", json!({})).await;
+        assert_eq!(body["data"], json!({ "me": null, "greeting": "Hello, guest" }));
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(1));
+        assert_eq!(body["errors"][0]["path"], json!(["me"]));
+        assert_eq!(code(&body), "UNAUTHENTICATED");
     }
 }
 

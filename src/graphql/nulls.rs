@@ -1,0 +1,84 @@
+//! Spec-conformant nulls for failed nullable fields.
+//!
+//! async-graphql 7.2 drops a field that returns an error from its parent object (and turns
+//! `data` into `null` when every root field failed), where the GraphQL spec and our contract
+//! want the key present with `null` and the error at its path. A frontend reading
+//! `data.me` must get `null`, not a crash on `data` being `null`. This extension catches the
+//! error of a *nullable* field, records it, resolves the field to `null`, and appends the
+//! recorded errors to the response. Errors of non-null fields propagate unchanged.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::{
+    PathSegment, Response, ServerError, ServerResult, Value,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
+    },
+};
+
+/// The factory installed on the schema.
+pub struct NullOnError;
+
+impl ExtensionFactory for NullOnError {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Collector::default())
+    }
+}
+
+/// One per request: the errors of the fields it turned into nulls.
+#[derive(Default)]
+struct Collector {
+    errors: Mutex<Vec<ServerError>>,
+}
+
+fn path_of(info: &ResolveInfo<'_>) -> Vec<PathSegment> {
+    let mut segments = Vec::new();
+    let mut node = Some(info.path_node);
+    while let Some(n) = node {
+        segments.push(match n.segment {
+            async_graphql::QueryPathSegment::Index(i) => PathSegment::Index(i),
+            async_graphql::QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+        });
+        node = n.parent;
+    }
+    segments.reverse();
+    segments
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Collector {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let collected = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()));
+        response.errors.extend(collected);
+        response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let nullable = !info.return_type.ends_with('!');
+        let path = nullable.then(|| path_of(&info));
+        match (next.run(ctx, info).await, path) {
+            (Err(mut err), Some(path)) => {
+                if err.path.is_empty() {
+                    err.path = path;
+                }
+                self.errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(err);
+                Ok(Some(Value::Null))
+            }
+            (result, _) => result,
+        }
+    }
+}
