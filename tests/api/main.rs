@@ -7,4 +7,5 @@ mod auth_flows;
 mod cli;
 mod http_surface;
 mod schema_snapshot;
+mod signing_keys;
 mod token_errors;

@@ -271,3 +271,29 @@ backend_test! {
         assert_eq!(body["data"]["login"]["tokenType"], "Bearer", "{body}");
     }
 }
+
+backend_test! {
+    async fn database_faults_are_service_unavailable_without_internals(backend) {
+        let app = spawn_app(backend).await;
+        let (_, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let db = app.db().await;
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("DROP TABLE revoked_tokens").await.expect("drop");
+        db.execute_unprepared("DROP TABLE sessions").await.expect("drop");
+        db.close().await.ok();
+
+        let body = app.graphql(Some(&access), ME, json!({})).await;
+        assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
+        assert_eq!(message(&body), "Service unavailable");
+        let login = app
+            .graphql(None, "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { accessToken } }", json!({}))
+            .await;
+        assert_eq!(code(&login), "SERVICE_UNAVAILABLE", "{login}");
+        let text = login.to_string().to_lowercase();
+        for leak in ["sessions", "table", "sql", "relation"] {
+            assert!(!text.contains(leak), "no internals ({leak}) in {login}");
+        }
+        // Public fields that need no database still answer.
+        assert_eq!(app.graphql(None, "{ greeting }", json!({})).await["data"]["greeting"], "Hello, guest");
+    }
+}
