@@ -23,6 +23,9 @@ const MAX_NAME_CHARS: usize = 100;
 /// Longest role or permission name accepted.
 const MAX_GRANT_BYTES: usize = 64;
 
+/// The sentence for a taken email (also how the bootstrap tells "already there").
+pub const EMAIL_TAKEN: &str = "A user with this email already exists.";
+
 /// A user's roles and permissions, sorted and without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
@@ -321,7 +324,7 @@ pub async fn ensure_admin(
     .await;
     match created {
         Ok(_) => Ok(true),
-        Err(AppError::BadUserInput(msg)) if msg.contains("already exists") => Ok(false),
+        Err(AppError::BadUserInput(msg)) if msg == EMAIL_TAKEN => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -45,6 +45,15 @@ pub struct HttpState {
 
 /// Builds the router with its layers.
 pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
+    // Browsers may send the token header and the CSRF header under their configured names.
+    let cors_headers: Vec<HeaderName> = [
+        state.transport.header_name.as_str(),
+        state.transport.csrf_header.as_str(),
+    ]
+    .iter()
+    .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+    .chain([header::CONTENT_TYPE])
+    .collect();
     let graphql_routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         // Responses may carry tokens: never store them in a cache.
@@ -70,11 +79,7 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([
-                    header::CONTENT_TYPE,
-                    header::AUTHORIZATION,
-                    HeaderName::from_static("x-csrf-token"),
-                ])
+                .allow_headers(cors_headers)
                 .allow_credentials(true)
                 .max_age(Duration::from_secs(600)),
         );

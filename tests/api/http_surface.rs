@@ -116,3 +116,24 @@ backend_test! {
         assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
     }
 }
+
+backend_test! {
+    async fn cors_allows_only_the_configured_origins_with_credentials(backend) {
+        let app = spawn_app_with(backend, &[("WARDEN_CORS_ORIGINS", "https://app.example.com")]).await;
+        let preflight = |origin: &'static str| {
+            app.client
+                .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.base))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization,content-type")
+                .send()
+        };
+        let allowed = preflight("https://app.example.com").await.expect("sent");
+        let header = |r: &reqwest::Response, name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(header(&allowed, "access-control-allow-origin").as_deref(), Some("https://app.example.com"));
+        assert_eq!(header(&allowed, "access-control-allow-credentials").as_deref(), Some("true"));
+        assert!(header(&allowed, "access-control-allow-headers").is_some_and(|h| h.to_lowercase().contains("authorization")));
+        let other = preflight("https://evil.example.com").await.expect("sent");
+        assert_eq!(header(&other, "access-control-allow-origin"), None);
+    }
+}
