@@ -110,3 +110,54 @@ fn schema_prints_the_committed_sdl() {
         .expect("committed");
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
+
+#[tokio::test]
+async fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .env("WARDEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warden serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("a line");
+        line
+    })
+    .await
+    .expect("read");
+    assert!(
+        line.contains("/graphql"),
+        "GraphiQL address printed: {line}"
+    );
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("an address")
+        .to_owned();
+    let health = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("answers");
+    assert!(health.status().is_success());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().expect("exits"))
+        .await
+        .expect("waited");
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
