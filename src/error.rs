@@ -140,6 +140,9 @@ pub enum AppError {
     /// A role or permission is missing.
     #[error("Forbidden")]
     Forbidden(Required),
+    /// Sign-up is turned off (`WARDEN_SIGNUP`).
+    #[error("Forbidden: sign-up is disabled")]
+    SignupDisabled,
     /// Cookie token without a matching CSRF header.
     #[error("{}", match .0 { CsrfFailure::Missing => "Missing CSRF token", CsrfFailure::Mismatch => "CSRF double submit tokens do not match" })]
     Csrf(CsrfFailure),
@@ -173,13 +176,36 @@ impl AppError {
             Self::TokenRevoked | Self::GrantsChanged => ErrorCode::TokenRevoked,
             Self::WrongTokenType(_) => ErrorCode::WrongTokenType,
             Self::FreshTokenRequired => ErrorCode::FreshTokenRequired,
-            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Forbidden(_) | Self::SignupDisabled => ErrorCode::Forbidden,
             Self::Csrf(_) => ErrorCode::CsrfFailed,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::NotFound => ErrorCode::NotFound,
             Self::Unavailable(_) | Self::Internal(_) => ErrorCode::ServiceUnavailable,
+        }
+    }
+
+    /// A copy of this error for a second field that fails for the same reason (the
+    /// database cause, which cannot be cloned, is kept as text).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::Unauthenticated(place) => Self::Unauthenticated(place.clone()),
+            Self::TokenExpired => Self::TokenExpired,
+            Self::InvalidToken(reason) => Self::InvalidToken(reason),
+            Self::TokenRevoked => Self::TokenRevoked,
+            Self::GrantsChanged => Self::GrantsChanged,
+            Self::WrongTokenType(kind) => Self::WrongTokenType(*kind),
+            Self::FreshTokenRequired => Self::FreshTokenRequired,
+            Self::Forbidden(required) => Self::Forbidden(required.clone()),
+            Self::SignupDisabled => Self::SignupDisabled,
+            Self::Csrf(failure) => Self::Csrf(*failure),
+            Self::InvalidCredentials => Self::InvalidCredentials,
+            Self::RateLimited(secs) => Self::RateLimited(*secs),
+            Self::BadUserInput(sentence) => Self::BadUserInput(sentence.clone()),
+            Self::NotFound => Self::NotFound,
+            Self::Unavailable(db) => Self::Internal(format!("database error: {db}")),
+            Self::Internal(cause) => Self::Internal(cause.clone()),
         }
     }
 

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{
+        grants::GrantsCache,
         revocation,
         service::AuthService,
         sessions,
@@ -114,9 +115,11 @@ impl Application {
         let auth = AuthService::new(db.clone(), codec.clone(), config.refresh_reuse_grace)
             .await
             .map_err(|e| StartupError::Other(e.to_string()))?;
+        let grants = Arc::new(GrantsCache::default());
         let schema = graphql::build_schema(
             ApiState {
                 db: db.clone(),
+                grants: grants.clone(),
                 auth,
                 messages: Arc::new(messages),
                 signup: config.signup,
@@ -129,6 +132,7 @@ impl Application {
                 schema,
                 codec,
                 db: db.clone(),
+                grants,
                 transport: Arc::new(config.transport.clone()),
                 playground: config.playground,
             },

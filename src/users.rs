@@ -329,6 +329,70 @@ pub async fn ensure_admin(
     }
 }
 
+/// A page of accounts in id order, after `after` (exclusive), at most `limit` long.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn page(
+    db: &DatabaseConnection,
+    after: Option<i64>,
+    limit: u64,
+) -> AppResult<Vec<Account>> {
+    use sea_orm::QuerySelect;
+    let mut query = user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(user::Column::Id.gt(after));
+    }
+    let rows = query.all(db).await?;
+    let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
+    // Two queries for the whole page's grants, not two per user.
+    let roles = user_role::Entity::find()
+        .filter(user_role::Column::UserId.is_in(ids.clone()))
+        .order_by_asc(user_role::Column::Role)
+        .all(db)
+        .await?;
+    let permissions = user_permission::Entity::find()
+        .filter(user_permission::Column::UserId.is_in(ids))
+        .order_by_asc(user_permission::Column::Permission)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|user| {
+            let grants = Grants {
+                roles: roles
+                    .iter()
+                    .filter(|r| r.user_id == user.id)
+                    .map(|r| r.role.clone())
+                    .collect(),
+                permissions: permissions
+                    .iter()
+                    .filter(|p| p.user_id == user.id)
+                    .map(|p| p.permission.clone())
+                    .collect(),
+            };
+            Account { user, grants }
+        })
+        .collect())
+}
+
+/// Changes a user's display name.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a bad name, `NOT_FOUND` for an unknown user,
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn rename(db: &DatabaseConnection, user_id: i64, name: &str) -> AppResult<Account> {
+    let name = normalize_name(name)?;
+    let user = find_by_id(db, user_id).await?.ok_or(AppError::NotFound)?;
+    let mut active: user::ActiveModel = user.into();
+    active.name = Set(name);
+    let user = active.update(db).await?;
+    let grants = load_grants(db, user_id).await?;
+    Ok(Account { user, grants })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,27 @@
 //! Authentication and authorisation that know neither HTTP nor GraphQL: tokens, passwords,
 //! sessions, revocation, and the flows that tie them together.
 
+pub mod grants;
 pub mod password;
 pub mod revocation;
 pub mod service;
 pub mod sessions;
 pub mod tokens;
 
-use crate::error::AppError;
+use std::sync::Arc;
+
+use crate::{error::AppError, users::Grants};
 use tokens::Claims;
+
+/// A token that verified and is not revoked.
+#[derive(Debug)]
+pub struct Verified {
+    /// Its claims.
+    pub claims: Claims,
+    /// The user's grants now, when they changed since the token was made; guards then
+    /// honour only what the token carries *and* the user still holds.
+    pub current_grants: Option<Arc<Grants>>,
+}
 
 /// What the transport layer found about the caller's token, decided once per request.
 /// Guards read it; they never look at the raw token.
@@ -20,5 +33,5 @@ pub enum Credentials {
     /// A token was sent and refused (expired, invalid, revoked, CSRF, database down).
     Rejected(AppError),
     /// A token was sent, verified and is not revoked.
-    Verified(Box<Claims>),
+    Verified(Box<Verified>),
 }

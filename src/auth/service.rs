@@ -160,6 +160,14 @@ impl AuthService {
         })
     }
 
+    /// A new session for a user that was just created (sign-up).
+    ///
+    /// # Errors
+    /// `SERVICE_UNAVAILABLE` when the database fails.
+    pub async fn start(&self, account: Account, user_agent: Option<String>) -> AppResult<Issued> {
+        self.start_session(account, true, user_agent).await
+    }
+
     /// Email and password → a new session with a fresh access token.
     ///
     /// # Errors
@@ -290,6 +298,34 @@ impl AuthService {
             refresh: None,
             account,
         })
+    }
+
+    /// Changes the password after checking the current one, and ends the user's other
+    /// sessions (all of them for a token without a session), in one transaction.
+    ///
+    /// # Errors
+    /// `INVALID_CREDENTIALS` for a wrong current password, `BAD_USER_INPUT` for a new one
+    /// that fails the policy, `SERVICE_UNAVAILABLE` when the database fails.
+    pub async fn change_password(
+        &self,
+        claims: &Claims,
+        current: SecretString,
+        new: SecretString,
+    ) -> AppResult<()> {
+        let user = match claims.user_id() {
+            Some(id) => users::find_by_id(&self.db, id).await?,
+            None => None,
+        };
+        self.check_password(user.as_ref(), current).await?;
+        let user = user.ok_or(AppError::InvalidCredentials)?;
+        password::check_policy(secrecy::ExposeSecret::expose_secret(&new))?;
+        let hash = password::hash(new).await?;
+        let user_id = user.id;
+        let txn = self.db.begin().await?;
+        users::set_password_hash(&txn, user, hash).await?;
+        sessions::revoke_all(&txn, user_id, claims.sid.as_deref()).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Revokes the token's session (its access and refresh tokens), or every session of the

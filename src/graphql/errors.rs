@@ -9,19 +9,23 @@ use async_graphql::{Context, Error, ErrorExtensions};
 use crate::{
     error::{AppError, Required},
     graphql::schema::ApiState,
+    messages::Messages,
 };
 
 /// Renders an error for the client: code, message (overridable), and the extras some codes
 /// carry. Internal causes are logged here, once, and never shown.
 pub fn to_graphql(ctx: &Context<'_>, err: &AppError) -> Error {
+    render(ctx.data_opt::<ApiState>().map(|s| s.messages.as_ref()), err)
+}
+
+/// [`to_graphql`] where only the message catalogue is at hand (schema extensions).
+pub fn render(messages: Option<&Messages>, err: &AppError) -> Error {
     match err {
         AppError::Unavailable(cause) => tracing::error!(error = %cause, "database error"),
         AppError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
         _ => {}
     }
-    let message = ctx
-        .data::<ApiState>()
-        .map_or_else(|_| err.to_string(), |state| state.messages.render(err));
+    let message = messages.map_or_else(|| err.to_string(), |m| m.render(err));
     Error::new(message).extend_with(|_, ext| {
         ext.set("code", err.code().as_str());
         match err {

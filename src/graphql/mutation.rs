@@ -1,13 +1,20 @@
-//! Mutation fields.
+//! Mutation fields. Each guarded field declares its guard with its directive (see `guards`).
 
-use async_graphql::{Context, Object, Result};
+use std::sync::Arc;
 
-use crate::graphql::{
-    RequestMeta,
-    errors::ApiResultExt,
-    guards::{self, Authenticated, RefreshToken, authenticated, refresh_token},
-    schema::ApiState,
-    types::AuthPayload,
+use async_graphql::{Context, ID, Object, Result};
+
+use crate::{
+    auth::{service::Issued, sessions},
+    error::AppError,
+    graphql::{
+        RequestMeta,
+        errors::{ApiResultExt, to_graphql},
+        guards,
+        schema::ApiState,
+        types::{AuthPayload, User},
+    },
+    users::{self, Account, NewUser},
 };
 
 /// The mutation root.
@@ -18,12 +25,26 @@ fn user_agent(ctx: &Context<'_>) -> Option<String> {
         .and_then(|m| m.user_agent.clone())
 }
 
-fn payload(state: &ApiState, issued: crate::auth::service::Issued) -> AuthPayload {
+fn payload(state: &ApiState, issued: Issued) -> AuthPayload {
     AuthPayload::new(
         issued,
         state.auth.codec().access_ttl(),
         state.tokens_in_body,
     )
+}
+
+/// A user id argument; anything that is not one of ours is `NOT_FOUND`.
+fn user_id(id: &ID) -> Result<i64, AppError> {
+    id.parse().map_err(|_| AppError::NotFound)
+}
+
+/// Records a grants change in this instance's cache, so its own next request needs no load.
+fn remember_grants(state: &ApiState, account: &Account) {
+    state.grants.store(
+        account.user.id,
+        account.user.grants_version,
+        Arc::new(account.grants.clone()),
+    );
 }
 
 #[Object]
@@ -45,7 +66,7 @@ impl Mutation {
     }
 
     /// A refresh token → a non-fresh access token and the rotated refresh token.
-    #[graphql(guard = "RefreshToken", directive = refresh_token::apply())]
+    #[graphql(directive = guards::refresh_token::apply())]
     async fn refresh(&self, ctx: &Context<'_>) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::refresh_claims(ctx)?;
@@ -54,7 +75,7 @@ impl Mutation {
     }
 
     /// The password again → a fresh access token in the same session (no refresh token).
-    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
+    #[graphql(directive = guards::authenticated::apply())]
     async fn reauth(&self, ctx: &Context<'_>, password: String) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
@@ -63,7 +84,7 @@ impl Mutation {
     }
 
     /// Revokes this session's tokens, or with `everywhere: true` every session of the user.
-    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
+    #[graphql(directive = guards::authenticated::apply())]
     async fn logout(
         &self,
         ctx: &Context<'_>,
@@ -77,5 +98,143 @@ impl Mutation {
             .await
             .api(ctx)?;
         Ok(true)
+    }
+
+    /// Changes the caller's display name.
+    #[graphql(directive = guards::fresh::apply())]
+    async fn update_settings(&self, ctx: &Context<'_>, name: String) -> Result<User> {
+        let state = ctx.data::<ApiState>()?;
+        let claims = guards::access_claims(ctx)?;
+        let id = claims.user_id().ok_or(AppError::NotFound).api(ctx)?;
+        Ok(users::rename(&state.db, id, &name).await.api(ctx)?.into())
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    #[graphql(directive = guards::fresh::apply())]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<bool> {
+        let state = ctx.data::<ApiState>()?;
+        let claims = guards::access_claims(ctx)?;
+        state
+            .auth
+            .change_password(claims, current_password.into(), new_password.into())
+            .await
+            .api(ctx)?;
+        Ok(true)
+    }
+
+    /// Creates an account and logs it in (only when `WARDEN_SIGNUP` is on).
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        name: String,
+    ) -> Result<AuthPayload> {
+        let state = ctx.data::<ApiState>()?;
+        if !state.signup {
+            return Err(to_graphql(ctx, &AppError::SignupDisabled));
+        }
+        let account = users::create(
+            &state.db,
+            NewUser {
+                email,
+                password: password.into(),
+                name,
+                roles: Vec::new(),
+                permissions: Vec::new(),
+            },
+        )
+        .await
+        .api(ctx)?;
+        let issued = state.auth.start(account, user_agent(ctx)).await.api(ctx)?;
+        Ok(payload(state, issued))
+    }
+
+    /// Creates an account with the given grants.
+    #[graphql(directive = guards::has_role::apply(vec!["admin".into()]))]
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        name: String,
+        roles: Option<Vec<String>>,
+        permissions: Option<Vec<String>>,
+    ) -> Result<User> {
+        let state = ctx.data::<ApiState>()?;
+        let account = users::create(
+            &state.db,
+            NewUser {
+                email,
+                password: password.into(),
+                name,
+                roles: roles.unwrap_or_default(),
+                permissions: permissions.unwrap_or_default(),
+            },
+        )
+        .await
+        .api(ctx)?;
+        Ok(User::seen_by_other(account))
+    }
+
+    /// Replaces a user's roles; tokens already issued lose the roles taken away at once.
+    #[graphql(
+        directive = guards::has_role::apply(vec!["admin".into()]),
+        directive = guards::fresh::apply()
+    )]
+    async fn set_user_roles(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        roles: Vec<String>,
+    ) -> Result<User> {
+        let state = ctx.data::<ApiState>()?;
+        let id = self::user_id(&user_id).api(ctx)?;
+        let account = users::set_grants(&state.db, id, Some(&roles), None)
+            .await
+            .api(ctx)?;
+        remember_grants(state, &account);
+        Ok(User::seen_by_other(account))
+    }
+
+    /// Replaces a user's permissions; tokens already issued lose the permissions taken away
+    /// at once.
+    #[graphql(
+        directive = guards::has_role::apply(vec!["admin".into()]),
+        directive = guards::fresh::apply()
+    )]
+    async fn set_user_permissions(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        permissions: Vec<String>,
+    ) -> Result<User> {
+        let state = ctx.data::<ApiState>()?;
+        let id = self::user_id(&user_id).api(ctx)?;
+        let account = users::set_grants(&state.db, id, None, Some(&permissions))
+            .await
+            .api(ctx)?;
+        remember_grants(state, &account);
+        Ok(User::seen_by_other(account))
+    }
+
+    /// Ends one of the caller's own sessions.
+    #[graphql(directive = guards::authenticated::apply())]
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let state = ctx.data::<ApiState>()?;
+        let claims = guards::access_claims(ctx)?;
+        let session = sessions::find(&state.db, id.as_str()).await.api(ctx)?;
+        match session {
+            Some(s) if Some(s.user_id) == claims.user_id() => {
+                sessions::revoke(&state.db, &s.id).await.api(ctx)?;
+                Ok(true)
+            }
+            _ => Err(to_graphql(ctx, &AppError::NotFound)),
+        }
     }
 }

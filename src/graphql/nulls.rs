@@ -31,7 +31,8 @@ struct Collector {
     errors: Mutex<Vec<ServerError>>,
 }
 
-fn path_of(info: &ResolveInfo<'_>) -> Vec<PathSegment> {
+/// The response path of the field being resolved.
+pub(crate) fn path_of(info: &ResolveInfo<'_>) -> Vec<PathSegment> {
     let mut segments = Vec::new();
     let mut node = Some(info.path_node);
     while let Some(n) = node {

@@ -1,16 +1,25 @@
-//! Query fields.
+//! Query fields. Each guarded field declares its guard with its directive (see `guards`).
 
 use async_graphql::{Context, Object, Result};
+use entity::{session, user};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::{
+    auth::{sessions, tokens::now_secs},
+    error::AppError,
     graphql::{
-        errors::ApiResultExt,
-        guards::{self, Authenticated, authenticated},
+        errors::{ApiResultExt, to_graphql},
+        guards,
         schema::ApiState,
-        types::User,
+        types::{
+            PageInfo, Session, User, UserConnection, UserEdge, parse_user_cursor, user_cursor,
+        },
     },
     users,
 };
+
+/// Largest page `users(first:)` serves.
+pub const MAX_PAGE: i32 = 100;
 
 /// The query root.
 pub struct Query;
@@ -18,7 +27,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The caller's own account.
-    #[graphql(guard = "Authenticated", directive = authenticated::apply())]
+    #[graphql(directive = guards::authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let claims = guards::access_claims(ctx)?;
         let Some(id) = claims.user_id() else {
@@ -45,5 +54,129 @@ impl Query {
         // A valid token minted elsewhere for a user we do not store still greets by subject.
         let name = user.map_or_else(|| claims.sub.clone(), |u| u.name);
         Ok(Some(format!("Hello, {name}")))
+    }
+
+    /// The administrators' overview: how many accounts and live sessions there are.
+    #[graphql(directive = guards::has_role::apply(vec!["admin".into()]))]
+    async fn admin_panel(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let state = ctx.data::<ApiState>()?;
+        let users = user::Entity::find()
+            .count(&state.db)
+            .await
+            .map_err(AppError::from)
+            .api(ctx)?;
+        let live = session::Entity::find()
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::RefreshExp.gt(now_secs()))
+            .count(&state.db)
+            .await
+            .map_err(AppError::from)
+            .api(ctx)?;
+        Ok(Some(format!(
+            "Admin panel: {users} users, {live} live sessions"
+        )))
+    }
+
+    /// The editors' report: logins over the last day.
+    #[graphql(directive = guards::has_role::apply(vec!["admin".into(), "editor".into()]))]
+    async fn report(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let state = ctx.data::<ApiState>()?;
+        let since = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        let logins = session::Entity::find()
+            .filter(session::Column::CreatedAt.gt(since))
+            .count(&state.db)
+            .await
+            .map_err(AppError::from)
+            .api(ctx)?;
+        Ok(Some(format!(
+            "Report: {logins} logins in the last 24 hours"
+        )))
+    }
+
+    /// Who holds which grants: each account with its roles and permissions.
+    #[graphql(directive = guards::has_permission::apply(vec!["read:sensitive".into()]))]
+    async fn sensitive_data(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
+        let state = ctx.data::<ApiState>()?;
+        let accounts = users::page(&state.db, None, u64::try_from(MAX_PAGE).unwrap_or(100))
+            .await
+            .api(ctx)?;
+        Ok(Some(
+            accounts
+                .into_iter()
+                .map(|a| {
+                    format!(
+                        "{}: roles [{}], permissions [{}]",
+                        a.user.email,
+                        a.grants.roles.join(", "),
+                        a.grants.permissions.join(", ")
+                    )
+                })
+                .collect(),
+        ))
+    }
+
+    /// Accounts in id order, `first` (1 to 100) at a time, after the cursor `after`.
+    #[graphql(directive = guards::has_permission::apply(vec!["users:read".into()]))]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(50)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Option<UserConnection>> {
+        let first = first.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(to_graphql(
+                ctx,
+                &AppError::bad_input(format!("`first` must be between 1 and {MAX_PAGE}.")),
+            ));
+        }
+        let after = after
+            .as_deref()
+            .map(parse_user_cursor)
+            .transpose()
+            .api(ctx)?;
+        let state = ctx.data::<ApiState>()?;
+        let limit = u64::try_from(first).unwrap_or(50);
+        let mut accounts = users::page(&state.db, after, limit + 1).await.api(ctx)?;
+        let has_next_page = accounts.len() > usize::try_from(first).unwrap_or(50);
+        accounts.truncate(usize::try_from(first).unwrap_or(50));
+        let edges: Vec<UserEdge> = accounts
+            .into_iter()
+            .map(|a| UserEdge {
+                cursor: user_cursor(a.user.id),
+                node: User::seen_by_other(a),
+            })
+            .collect();
+        Ok(Some(UserConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        }))
+    }
+
+    /// The caller's live sessions, newest first.
+    #[graphql(directive = guards::authenticated::apply())]
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Session>>> {
+        let claims = guards::access_claims(ctx)?;
+        let Some(user_id) = claims.user_id() else {
+            return Ok(Some(Vec::new()));
+        };
+        let state = ctx.data::<ApiState>()?;
+        let rows = sessions::list_live(&state.db, user_id, now_secs())
+            .await
+            .api(ctx)?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|s| Session {
+                    current: claims.sid.as_deref() == Some(s.id.as_str()),
+                    id: s.id.into(),
+                    created_at: s.created_at,
+                    last_used_at: s.last_used_at,
+                    user_agent: s.user_agent,
+                })
+                .collect(),
+        ))
     }
 }

@@ -6,8 +6,8 @@ use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::service::AuthService,
-    graphql::{mutation::Mutation, nulls::NullOnError, query::Query},
+    auth::{grants::GrantsCache, service::AuthService},
+    graphql::{guards::DirectiveGuards, mutation::Mutation, nulls::NullOnError, query::Query},
     messages::Messages,
 };
 
@@ -24,6 +24,8 @@ const MAX_COMPLEXITY: usize = 500;
 pub struct ApiState {
     /// The database.
     pub db: DatabaseConnection,
+    /// Current grants of users whose grants changed (kept in step by grant mutations).
+    pub grants: Arc<GrantsCache>,
     /// The auth flows.
     pub auth: AuthService,
     /// Error texts.
@@ -39,7 +41,9 @@ pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
     let builder = Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        // Outer first: NullOnError sees the errors of the guards that run inside it.
         .extension(NullOnError)
+        .extension(DirectiveGuards::default())
         .data(state);
     if introspection {
         builder.finish()

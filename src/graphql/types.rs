@@ -3,12 +3,7 @@
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use time::OffsetDateTime;
 
-use crate::{
-    auth::service::Issued,
-    error::{AppError, Required},
-    graphql::{errors::to_graphql, guards},
-    users::Account,
-};
+use crate::{auth::service::Issued, error::AppError, graphql::guards, users::Account};
 
 /// The permission that lets a caller read other users' emails.
 pub const USERS_READ: &str = "users:read";
@@ -60,20 +55,12 @@ impl User {
     }
 
     /// Visible to the user themself, or to a holder of `users:read`.
+    #[graphql(directive = guards::self_or_permission::apply(vec![USERS_READ.to_owned()]))]
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
-        if self.is_viewer {
-            return Ok(Some(&self.email));
+        if !self.is_viewer {
+            guards::check_self_or_permission(ctx, self.id, &[USERS_READ])?;
         }
-        let claims = guards::access_claims(ctx)?;
-        if claims.user_id() == Some(self.id) || claims.permissions().iter().any(|p| p == USERS_READ)
-        {
-            Ok(Some(&self.email))
-        } else {
-            Err(to_graphql(
-                ctx,
-                &AppError::Forbidden(Required::Permissions(vec![USERS_READ.to_owned()])),
-            ))
-        }
+        Ok(Some(&self.email))
     }
 
     /// Display name.
@@ -123,4 +110,66 @@ impl AuthPayload {
             user: issued.account.into(),
         }
     }
+}
+
+/// One of the caller's sessions.
+#[derive(Debug, SimpleObject)]
+pub struct Session {
+    /// The session id (the tokens' `sid`).
+    pub id: ID,
+    /// When the session began (login).
+    pub created_at: OffsetDateTime,
+    /// When it was last refreshed or re-authenticated.
+    pub last_used_at: OffsetDateTime,
+    /// The browser or client that logged in.
+    pub user_agent: Option<String>,
+    /// True for the session of the token making this request.
+    pub current: bool,
+}
+
+/// A page of users.
+#[derive(Debug, SimpleObject)]
+pub struct UserConnection {
+    /// The users of this page, in id order.
+    pub edges: Vec<UserEdge>,
+    /// Where the page ends.
+    pub page_info: PageInfo,
+}
+
+/// A user and its cursor.
+#[derive(Debug, SimpleObject)]
+pub struct UserEdge {
+    /// Pass as `after` to continue after this user.
+    pub cursor: String,
+    /// The user.
+    pub node: User,
+}
+
+/// Whether more pages follow.
+#[derive(Debug, SimpleObject)]
+pub struct PageInfo {
+    /// True when another page follows.
+    pub has_next_page: bool,
+    /// The last edge's cursor.
+    pub end_cursor: Option<String>,
+}
+
+/// Opaque cursor for a user id.
+pub fn user_cursor(id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("user:{id}"))
+}
+
+/// The user id inside a cursor.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a cursor we did not make.
+pub fn parse_user_cursor(cursor: &str) -> Result<i64, AppError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("user:").and_then(|id| id.parse().ok()))
+        .ok_or_else(|| AppError::bad_input("`after` is not a valid cursor."))
 }

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{Credentials, revocation, tokens::TokenCodec},
+    auth::{Credentials, Verified, grants::GrantsCache, revocation, tokens::TokenCodec},
     config::{TokenLocation, TransportConfig},
     error::AppError,
 };
@@ -64,6 +64,7 @@ pub async fn resolve(
     transport: &TransportConfig,
     codec: &TokenCodec,
     db: &DatabaseConnection,
+    grants: &GrantsCache,
 ) -> Credentials {
     let token = match find_token(headers, transport) {
         Ok(Some(Found::Header(token))) => token,
@@ -74,8 +75,24 @@ pub async fn resolve(
         Ok(claims) => claims,
         Err(e) => return Credentials::Rejected(e),
     };
-    match revocation::check(db, &claims).await {
-        Ok(()) => Credentials::Verified(Box::new(claims)),
-        Err(e) => Credentials::Rejected(e),
-    }
+    let state = match revocation::check(db, &claims).await {
+        Ok(state) => state,
+        Err(e) => return Credentials::Rejected(e),
+    };
+    // Only a token made no later than the user's last grants change needs the current grants.
+    let current_grants = match (state.grants, claims.user_id()) {
+        (Some((version, changed_at)), Some(user_id))
+            if changed_at > 0 && claims.iat <= changed_at =>
+        {
+            match grants.current(db, user_id, version).await {
+                Ok(current) => Some(current),
+                Err(e) => return Credentials::Rejected(e),
+            }
+        }
+        _ => None,
+    };
+    Credentials::Verified(Box::new(Verified {
+        claims,
+        current_grants,
+    }))
 }

@@ -56,8 +56,14 @@ fn request_meta(headers: &HeaderMap) -> RequestMeta {
 }
 
 async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) -> Response {
-    let credentials =
-        credentials::resolve(headers, &state.transport, state.codec.as_ref(), &state.db).await;
+    let credentials = credentials::resolve(
+        headers,
+        &state.transport,
+        state.codec.as_ref(),
+        &state.db,
+        &state.grants,
+    )
+    .await;
     let batch = batch
         .data(Arc::new(credentials))
         .data(request_meta(headers));

@@ -21,7 +21,11 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth::tokens::TokenCodec, config::TransportConfig, graphql::WardenSchema};
+use crate::{
+    auth::{grants::GrantsCache, tokens::TokenCodec},
+    config::TransportConfig,
+    graphql::WardenSchema,
+};
 
 /// Largest request body accepted (GraphQL documents for this API are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -37,6 +41,8 @@ pub struct HttpState {
     pub codec: Arc<TokenCodec>,
     /// The database (revocation checks, readiness).
     pub db: DatabaseConnection,
+    /// Current grants of users whose grants changed.
+    pub grants: Arc<GrantsCache>,
     /// Where tokens travel.
     pub transport: Arc<TransportConfig>,
     /// GraphiQL on `GET /graphql`.
