@@ -5,6 +5,8 @@ mod support;
 
 mod auth_flows;
 mod cli;
+mod deny_by_default;
+mod guard_matrix;
 mod http_surface;
 mod schema_snapshot;
 mod signing_keys;

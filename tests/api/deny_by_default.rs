@@ -1,0 +1,99 @@
+//! Deny by default: every field of the schema is guarded by a directive, or named on this
+//! public allowlist. A new field that is neither fails this test.
+
+use async_graphql::parser::{
+    parse_schema,
+    types::{TypeKind, TypeSystemDefinition},
+};
+
+const GUARD_DIRECTIVES: [&str; 6] = [
+    "authenticated",
+    "fresh",
+    "refreshToken",
+    "hasRole",
+    "hasPermission",
+    "selfOrPermission",
+];
+
+/// Fields anyone may call, and types whose fields are only reachable through a guarded or
+/// public-by-design field (`Type.*`).
+const PUBLIC: [&str; 13] = [
+    "Query.greeting",
+    "Mutation.login",
+    "Mutation.register",
+    "AuthPayload.*",
+    "User.id",
+    "User.name",
+    "User.roles",
+    "User.permissions",
+    "User.createdAt",
+    "Session.*",
+    "UserConnection.*",
+    "UserEdge.*",
+    "PageInfo.*",
+];
+
+#[test]
+fn every_field_is_guarded_or_explicitly_public() {
+    let document = parse_schema(warden::graphql::sdl()).expect("the SDL parses");
+    let mut unguarded = Vec::new();
+    let mut seen = Vec::new();
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let TypeKind::Object(object) = &ty.node.kind else {
+            continue;
+        };
+        let type_name = ty.node.name.node.as_str();
+        for field in &object.fields {
+            let name = format!("{type_name}.{}", field.node.name.node);
+            let guarded = field
+                .node
+                .directives
+                .iter()
+                .any(|d| GUARD_DIRECTIVES.contains(&d.node.name.node.as_str()));
+            let public = PUBLIC.contains(&name.as_str())
+                || PUBLIC.contains(&format!("{type_name}.*").as_str());
+            assert!(
+                !(guarded && PUBLIC.contains(&name.as_str())),
+                "{name} is guarded and on the allowlist"
+            );
+            if !guarded && !public {
+                unguarded.push(name.clone());
+            }
+            seen.push(name);
+        }
+    }
+    assert!(
+        unguarded.is_empty(),
+        "fields neither guarded nor allowlisted: {unguarded:?}"
+    );
+    for entry in PUBLIC {
+        let prefix = entry.trim_end_matches('*');
+        assert!(
+            seen.iter()
+                .any(|f| f == entry || (entry.ends_with('*') && f.starts_with(prefix))),
+            "stale allowlist entry {entry}"
+        );
+    }
+}
+
+#[test]
+fn the_contracts_guarded_fields_show_their_requirement() {
+    let sdl = warden::graphql::sdl();
+    for line in [
+        "me: User @authenticated",
+        "adminPanel: String @hasRole(anyOf: [\"admin\"])",
+        "report: String @hasRole(anyOf: [\"admin\", \"editor\"])",
+        "sensitiveData: [String!] @hasPermission(allOf: [\"read:sensitive\"])",
+        "users(first: Int = 50, after: String): UserConnection @hasPermission(allOf: [\"users:read\"])",
+        "sessions: [Session!] @authenticated",
+        "refresh: AuthPayload! @refreshToken",
+        "updateSettings(name: String!): User! @fresh",
+        "setUserRoles(userId: ID!, roles: [String!]!): User! @hasRole(anyOf: [\"admin\"]) @fresh",
+        "email: String @selfOrPermission(allOf: [\"users:read\"])",
+    ] {
+        assert!(sdl.contains(line), "schema shows `{line}`");
+    }
+}
