@@ -68,3 +68,52 @@ impl GrantsCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+    use crate::{startup::connect_and_migrate, users::NewUser};
+
+    #[tokio::test]
+    async fn grants_load_once_per_version_and_reload_on_a_newer_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let db = connect_and_migrate(&url).await.expect("db");
+        let account = users::create(
+            &db,
+            NewUser {
+                email: "ana@example.com".into(),
+                password: "correct horse battery".to_owned().into(),
+                name: "Ana".into(),
+                roles: vec!["editor".into()],
+                permissions: vec![],
+            },
+        )
+        .await
+        .expect("user");
+        let cache = GrantsCache::default();
+        let first = cache
+            .current(&db, account.user.id, 1)
+            .await
+            .expect("loaded");
+        assert_eq!(first.roles, vec!["editor"]);
+
+        // With the grants gone from the database, the same version is served from memory…
+        db.execute_unprepared("DELETE FROM user_roles")
+            .await
+            .expect("deleted");
+        let cached = cache
+            .current(&db, account.user.id, 1)
+            .await
+            .expect("cached");
+        assert_eq!(cached.roles, vec!["editor"]);
+        // …and a newer version is loaded afresh.
+        let fresh = cache
+            .current(&db, account.user.id, 2)
+            .await
+            .expect("reloaded");
+        assert!(fresh.roles.is_empty());
+    }
+}

@@ -406,3 +406,116 @@ impl Extension for DirectiveGuardsRun {
         next.run(ctx, info).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema};
+
+    use super::*;
+
+    fn access(roles: &[&str], permissions: &[&str], is_fresh: bool) -> Credentials {
+        let claims: Claims = serde_json::from_value(serde_json::json!({
+            "sub": "1", "iat": 0, "exp": i64::MAX / 2, "jti": "j", "type": "access",
+            "fresh": is_fresh, "roles": roles, "permissions": permissions,
+        }))
+        .expect("claims");
+        Credentials::Verified(Box::new(Verified {
+            claims,
+            current_grants: None,
+        }))
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        #[graphql(
+            guard = "HasRole::any_of(&[\"admin\"]).or(HasPermission::all_of(&[\"reports:read\"]))"
+        )]
+        async fn either(&self) -> i32 {
+            1
+        }
+
+        #[graphql(guard = "HasRole::any_of(&[\"editor\"]).and(Fresh)")]
+        async fn both(&self) -> i32 {
+            2
+        }
+    }
+
+    async fn run(credentials: Credentials, query: &str) -> async_graphql::Response {
+        Schema::new(Query, EmptyMutation, EmptySubscription)
+            .execute(Request::new(query).data(Arc::new(credentials)))
+            .await
+    }
+
+    fn first_code(response: &async_graphql::Response) -> Option<String> {
+        let json = serde_json::to_value(response).expect("json");
+        json["errors"][0]["extensions"]["code"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    #[tokio::test]
+    async fn guards_compose_with_or() {
+        assert!(
+            run(access(&["admin"], &[], false), "{ either }")
+                .await
+                .errors
+                .is_empty()
+        );
+        assert!(
+            run(access(&[], &["reports:read"], false), "{ either }")
+                .await
+                .errors
+                .is_empty()
+        );
+        let denied = run(access(&["editor"], &[], false), "{ either }").await;
+        assert_eq!(first_code(&denied).as_deref(), Some("FORBIDDEN"));
+    }
+
+    #[tokio::test]
+    async fn guards_compose_with_and() {
+        assert!(
+            run(access(&["editor"], &[], true), "{ both }")
+                .await
+                .errors
+                .is_empty()
+        );
+        let stale = run(access(&["editor"], &[], false), "{ both }").await;
+        assert_eq!(first_code(&stale).as_deref(), Some("FRESH_TOKEN_REQUIRED"));
+        let missing = run(access(&[], &[], true), "{ both }").await;
+        assert_eq!(first_code(&missing).as_deref(), Some("FORBIDDEN"));
+        let none = run(
+            Credentials::Missing("Authorization Header".into()),
+            "{ both }",
+        )
+        .await;
+        assert_eq!(first_code(&none).as_deref(), Some("UNAUTHENTICATED"));
+    }
+
+    #[test]
+    fn a_stale_token_keeps_only_the_grants_still_held() {
+        let mut credentials = access(&["admin", "editor"], &["a", "b"], true);
+        if let Credentials::Verified(v) = &mut credentials {
+            v.current_grants = Some(Arc::new(crate::users::Grants {
+                roles: vec!["editor".into()],
+                permissions: vec!["a".into()],
+            }));
+        }
+        let check = |r: &dyn Requirement| {
+            r.check_credentials(&credentials, 0)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check(&HasRole::any_of(&["admin"])),
+            Err("Token has been revoked: grants changed".into())
+        );
+        assert_eq!(check(&HasRole::any_of(&["admin", "editor"])), Ok(()));
+        assert_eq!(check(&HasPermission::all_of(&["a"])), Ok(()));
+        assert_eq!(
+            check(&HasPermission::all_of(&["a", "b"])),
+            Err("Token has been revoked: grants changed".into())
+        );
+        assert_eq!(check(&HasRole::any_of(&["owner"])), Err("Forbidden".into()));
+    }
+}

@@ -8,6 +8,7 @@ mod cli;
 mod deny_by_default;
 mod guard_matrix;
 mod http_surface;
+mod protected_fields;
 mod schema_snapshot;
 mod signing_keys;
 mod token_errors;
