@@ -112,9 +112,15 @@ impl Application {
             tracing::info!("bootstrap admin created");
         }
 
-        let auth = AuthService::new(db.clone(), codec.clone(), config.refresh_reuse_grace)
-            .await
-            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let transport = Arc::new(config.transport.clone());
+        let auth = AuthService::new(
+            db.clone(),
+            codec.clone(),
+            config.refresh_reuse_grace,
+            transport.uses_cookies(),
+        )
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?;
         let grants = Arc::new(GrantsCache::default());
         let schema = graphql::build_schema(
             ApiState {
@@ -123,7 +129,8 @@ impl Application {
                 auth,
                 messages: Arc::new(messages),
                 signup: config.signup,
-                tokens_in_body: config.transport.uses_headers(),
+                tokens_in_body: transport.uses_headers(),
+                transport: transport.clone(),
             },
             config.introspection,
         );
@@ -133,7 +140,7 @@ impl Application {
                 codec,
                 db: db.clone(),
                 grants,
-                transport: Arc::new(config.transport.clone()),
+                transport,
                 playground: config.playground,
             },
             &config.cors_origins,

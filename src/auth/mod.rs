@@ -10,7 +10,10 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use crate::{error::AppError, users::Grants};
+use crate::{
+    error::{AppError, TokenKind},
+    users::Grants,
+};
 use tokens::Claims;
 
 /// A token that verified and is not revoked.
@@ -34,4 +37,43 @@ pub enum Credentials {
     Rejected(AppError),
     /// A token was sent, verified and is not revoked.
     Verified(Box<Verified>),
+}
+
+/// The request's credentials for each kind of token. With header transport both slots hold
+/// the one token sent; with cookies, fields that need a refresh token read the refresh cookie
+/// and all others the access cookie, as Flask-JWT-Extended does.
+#[derive(Debug, Clone)]
+pub struct RequestCredentials {
+    /// What fields needing an access token see.
+    pub access: Arc<Credentials>,
+    /// What fields needing a refresh token see.
+    pub refresh: Arc<Credentials>,
+}
+
+impl RequestCredentials {
+    /// No token anywhere; `place` names where one was looked for.
+    pub fn missing(place: &str) -> Self {
+        let missing = Arc::new(Credentials::Missing(place.to_owned()));
+        Self {
+            access: missing.clone(),
+            refresh: missing,
+        }
+    }
+
+    /// The same credentials in both slots.
+    pub fn single(credentials: Credentials) -> Self {
+        let shared = Arc::new(credentials);
+        Self {
+            access: shared.clone(),
+            refresh: shared,
+        }
+    }
+
+    /// The slot a field needing `kind` reads.
+    pub fn for_kind(&self, kind: TokenKind) -> &Credentials {
+        match kind {
+            TokenKind::Access => &self.access,
+            TokenKind::Refresh => &self.refresh,
+        }
+    }
 }

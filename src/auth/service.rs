@@ -43,6 +43,8 @@ pub struct AuthService {
     reuse_grace: Duration,
     /// Verified against when the email is unknown, so both failures cost one argon2 check.
     dummy_hash: Arc<str>,
+    /// Tokens carry a `csrf` claim (cookie transport).
+    csrf: bool,
     /// Argon2 verifications run, for the metric and for tests that unknown emails pay too.
     password_checks: Arc<AtomicU64>,
 }
@@ -62,11 +64,13 @@ impl AuthService {
         db: DatabaseConnection,
         codec: Arc<TokenCodec>,
         reuse_grace: Duration,
+        csrf: bool,
     ) -> AppResult<Self> {
         Ok(Self {
             db,
             codec,
             reuse_grace,
+            csrf,
             dummy_hash: password::dummy_hash().await?.into(),
             password_checks: Arc::new(AtomicU64::new(0)),
         })
@@ -94,7 +98,7 @@ impl AuthService {
             fresh,
             sid,
             grants: Some((&account.grants.roles, &account.grants.permissions)),
-            csrf: None,
+            csrf: self.csrf.then(|| uuid::Uuid::new_v4().to_string()),
         })
     }
 
@@ -106,7 +110,11 @@ impl AuthService {
                 fresh: false,
                 sid: Some(sid),
                 grants: None,
-                csrf: None,
+                // Derived from the jti so that the successor handed out again inside the
+                // grace window is the very same token, cookie and CSRF value included.
+                csrf: self.csrf.then(|| {
+                    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, slot.jti.as_bytes()).to_string()
+                }),
             },
             slot.jti.clone(),
             slot.iat,
@@ -391,7 +399,7 @@ mod tests {
         )
         .await
         .expect("user");
-        let service = AuthService::new(db, Arc::new(codec), Duration::from_secs(10))
+        let service = AuthService::new(db, Arc::new(codec), Duration::from_secs(10), false)
             .await
             .expect("service");
         (service, dir)

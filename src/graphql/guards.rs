@@ -24,24 +24,24 @@ use async_graphql::{
 
 use crate::{
     auth::{
-        Credentials, Verified,
+        Credentials, RequestCredentials, Verified,
         tokens::{Claims, now_secs},
     },
     error::{AppError, Required, TokenKind},
     graphql::{errors, nulls::path_of, schema::ApiState},
 };
 
-static NO_CREDENTIALS: LazyLock<Credentials> =
-    LazyLock::new(|| Credentials::Missing("Authorization Header".to_owned()));
+static NO_CREDENTIALS: LazyLock<RequestCredentials> =
+    LazyLock::new(|| RequestCredentials::missing("Authorization Header"));
 
-fn credentials<'a>(ctx: &Context<'a>) -> &'a Credentials {
-    ctx.data_opt::<Arc<Credentials>>()
+fn credentials<'a>(ctx: &Context<'a>) -> &'a RequestCredentials {
+    ctx.data_opt::<Arc<RequestCredentials>>()
         .map_or(&*NO_CREDENTIALS, |c| c.as_ref())
 }
 
 /// The verified token of the wanted kind, or why there is none.
-fn token_of_kind(credentials: &Credentials, kind: TokenKind) -> Result<&Verified, AppError> {
-    match credentials {
+fn token_of_kind(credentials: &RequestCredentials, kind: TokenKind) -> Result<&Verified, AppError> {
+    match credentials.for_kind(kind) {
         Credentials::Missing(place) => Err(AppError::Unauthenticated(place.clone())),
         Credentials::Rejected(err) => Err(err.duplicate()),
         Credentials::Verified(v) if v.claims.kind() != kind => Err(AppError::WrongTokenType(kind)),
@@ -55,7 +55,8 @@ pub trait Requirement: Send + Sync {
     ///
     /// # Errors
     /// The contract error for what is missing.
-    fn check_credentials(&self, credentials: &Credentials, now: i64) -> Result<(), AppError>;
+    fn check_credentials(&self, credentials: &RequestCredentials, now: i64)
+    -> Result<(), AppError>;
 }
 
 /// `@authenticated`: any valid access token.
@@ -63,7 +64,11 @@ pub trait Requirement: Send + Sync {
 pub struct Authenticated;
 
 impl Requirement for Authenticated {
-    fn check_credentials(&self, credentials: &Credentials, _now: i64) -> Result<(), AppError> {
+    fn check_credentials(
+        &self,
+        credentials: &RequestCredentials,
+        _now: i64,
+    ) -> Result<(), AppError> {
         token_of_kind(credentials, TokenKind::Access).map(|_| ())
     }
 }
@@ -73,7 +78,11 @@ impl Requirement for Authenticated {
 pub struct RefreshToken;
 
 impl Requirement for RefreshToken {
-    fn check_credentials(&self, credentials: &Credentials, _now: i64) -> Result<(), AppError> {
+    fn check_credentials(
+        &self,
+        credentials: &RequestCredentials,
+        _now: i64,
+    ) -> Result<(), AppError> {
         token_of_kind(credentials, TokenKind::Refresh).map(|_| ())
     }
 }
@@ -84,7 +93,11 @@ impl Requirement for RefreshToken {
 pub struct Fresh;
 
 impl Requirement for Fresh {
-    fn check_credentials(&self, credentials: &Credentials, now: i64) -> Result<(), AppError> {
+    fn check_credentials(
+        &self,
+        credentials: &RequestCredentials,
+        now: i64,
+    ) -> Result<(), AppError> {
         let token = token_of_kind(credentials, TokenKind::Access)?;
         if token.claims.is_fresh(now) {
             Ok(())
@@ -111,7 +124,11 @@ impl HasRole {
 }
 
 impl Requirement for HasRole {
-    fn check_credentials(&self, credentials: &Credentials, _now: i64) -> Result<(), AppError> {
+    fn check_credentials(
+        &self,
+        credentials: &RequestCredentials,
+        _now: i64,
+    ) -> Result<(), AppError> {
         let token = token_of_kind(credentials, TokenKind::Access)?;
         let carried: Vec<&String> = self
             .any_of
@@ -152,7 +169,11 @@ fn carries_all(claims: &Claims, all_of: &[String]) -> bool {
 }
 
 impl Requirement for HasPermission {
-    fn check_credentials(&self, credentials: &Credentials, _now: i64) -> Result<(), AppError> {
+    fn check_credentials(
+        &self,
+        credentials: &RequestCredentials,
+        _now: i64,
+    ) -> Result<(), AppError> {
         let token = token_of_kind(credentials, TokenKind::Access)?;
         if !carries_all(&token.claims, &self.all_of) {
             return Err(AppError::Forbidden(Required::Permissions(
@@ -188,7 +209,11 @@ impl SelfOrPermission {
 }
 
 impl Requirement for SelfOrPermission {
-    fn check_credentials(&self, credentials: &Credentials, now: i64) -> Result<(), AppError> {
+    fn check_credentials(
+        &self,
+        credentials: &RequestCredentials,
+        now: i64,
+    ) -> Result<(), AppError> {
         let token = token_of_kind(credentials, TokenKind::Access)?;
         if token.claims.user_id() == Some(self.owner) {
             return Ok(());
@@ -253,7 +278,7 @@ pub fn refresh_claims<'a>(ctx: &Context<'a>) -> Result<&'a Claims> {
 /// # Errors
 /// The token's rejection, or `WRONG_TOKEN_TYPE`.
 pub fn optional_access_claims<'a>(ctx: &Context<'a>) -> Result<Option<&'a Claims>> {
-    match credentials(ctx) {
+    match credentials(ctx).access.as_ref() {
         Credentials::Missing(_) => Ok(None),
         _ => access_claims(ctx).map(Some),
     }
@@ -390,7 +415,7 @@ impl Extension for DirectiveGuardsRun {
             .get_or_init(|| guard_table(&ctx.schema_env.registry));
         if let Some(guards) = table.get(info.parent_type).and_then(|f| f.get(info.name)) {
             let credentials = ctx
-                .data_opt::<Arc<Credentials>>()
+                .data_opt::<Arc<RequestCredentials>>()
                 .map_or(&*NO_CREDENTIALS, |c| c.as_ref());
             let now = now_secs();
             for guard in guards {
@@ -413,16 +438,16 @@ mod tests {
 
     use super::*;
 
-    fn access(roles: &[&str], permissions: &[&str], is_fresh: bool) -> Credentials {
+    fn access(roles: &[&str], permissions: &[&str], is_fresh: bool) -> RequestCredentials {
         let claims: Claims = serde_json::from_value(serde_json::json!({
             "sub": "1", "iat": 0, "exp": i64::MAX / 2, "jti": "j", "type": "access",
             "fresh": is_fresh, "roles": roles, "permissions": permissions,
         }))
         .expect("claims");
-        Credentials::Verified(Box::new(Verified {
+        RequestCredentials::single(Credentials::Verified(Box::new(Verified {
             claims,
             current_grants: None,
-        }))
+        })))
     }
 
     struct Query;
@@ -442,7 +467,7 @@ mod tests {
         }
     }
 
-    async fn run(credentials: Credentials, query: &str) -> async_graphql::Response {
+    async fn run(credentials: RequestCredentials, query: &str) -> async_graphql::Response {
         Schema::new(Query, EmptyMutation, EmptySubscription)
             .execute(Request::new(query).data(Arc::new(credentials)))
             .await
@@ -486,7 +511,7 @@ mod tests {
         let missing = run(access(&[], &[], true), "{ both }").await;
         assert_eq!(first_code(&missing).as_deref(), Some("FORBIDDEN"));
         let none = run(
-            Credentials::Missing("Authorization Header".into()),
+            RequestCredentials::missing("Authorization Header"),
             "{ both }",
         )
         .await;
@@ -495,13 +520,18 @@ mod tests {
 
     #[test]
     fn a_stale_token_keeps_only_the_grants_still_held() {
-        let mut credentials = access(&["admin", "editor"], &["a", "b"], true);
-        if let Credentials::Verified(v) = &mut credentials {
-            v.current_grants = Some(Arc::new(crate::users::Grants {
+        let claims: Claims = serde_json::from_value(serde_json::json!({
+            "sub": "1", "iat": 0, "exp": i64::MAX / 2, "jti": "j", "type": "access",
+            "fresh": true, "roles": ["admin", "editor"], "permissions": ["a", "b"],
+        }))
+        .expect("claims");
+        let credentials = RequestCredentials::single(Credentials::Verified(Box::new(Verified {
+            claims,
+            current_grants: Some(Arc::new(crate::users::Grants {
                 roles: vec!["editor".into()],
                 permissions: vec!["a".into()],
-            }));
-        }
+            })),
+        })));
         let check = |r: &dyn Requirement| {
             r.check_credentials(&credentials, 0)
                 .map_err(|e| e.to_string())

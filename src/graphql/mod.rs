@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, resolvers, guards and the error mapping. Knows nothing of HTTP:
 //! the transport puts [`crate::auth::Credentials`] and [`RequestMeta`] into each request.
 
+pub mod cookies;
 pub mod errors;
 pub mod guards;
 pub mod mutation;

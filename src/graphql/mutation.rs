@@ -8,7 +8,7 @@ use crate::{
     auth::{service::Issued, sessions},
     error::AppError,
     graphql::{
-        RequestMeta,
+        RequestMeta, cookies,
         errors::{ApiResultExt, to_graphql},
         guards,
         schema::ApiState,
@@ -25,7 +25,9 @@ fn user_agent(ctx: &Context<'_>) -> Option<String> {
         .and_then(|m| m.user_agent.clone())
 }
 
-fn payload(state: &ApiState, issued: Issued) -> AuthPayload {
+/// The payload for issued tokens; with cookie transport, also their cookies.
+fn payload(ctx: &Context<'_>, state: &ApiState, issued: Issued) -> AuthPayload {
+    cookies::set_tokens(ctx, &state.transport, &issued);
     AuthPayload::new(
         issued,
         state.auth.codec().access_ttl(),
@@ -62,7 +64,7 @@ impl Mutation {
             .login(&email, password.into(), user_agent(ctx))
             .await
             .api(ctx)?;
-        Ok(payload(state, issued))
+        Ok(payload(ctx, state, issued))
     }
 
     /// A refresh token → a non-fresh access token and the rotated refresh token.
@@ -71,7 +73,7 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::refresh_claims(ctx)?;
         let issued = state.auth.refresh(claims, user_agent(ctx)).await.api(ctx)?;
-        Ok(payload(state, issued))
+        Ok(payload(ctx, state, issued))
     }
 
     /// The password again → a fresh access token in the same session (no refresh token).
@@ -80,7 +82,7 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
         let issued = state.auth.reauth(claims, password.into()).await.api(ctx)?;
-        Ok(payload(state, issued))
+        Ok(payload(ctx, state, issued))
     }
 
     /// Revokes this session's tokens, or with `everywhere: true` every session of the user.
@@ -97,6 +99,7 @@ impl Mutation {
             .logout(claims, everywhere.unwrap_or(false))
             .await
             .api(ctx)?;
+        cookies::clear_tokens(ctx, &state.transport);
         Ok(true)
     }
 
@@ -152,7 +155,7 @@ impl Mutation {
         .await
         .api(ctx)?;
         let issued = state.auth.start(account, user_agent(ctx)).await.api(ctx)?;
-        Ok(payload(state, issued))
+        Ok(payload(ctx, state, issued))
     }
 
     /// Creates an account with the given grants.

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{grants::GrantsCache, service::AuthService},
+    config::TransportConfig,
     graphql::{guards::DirectiveGuards, mutation::Mutation, nulls::NullOnError, query::Query},
     messages::Messages,
 };
@@ -32,6 +33,8 @@ pub struct ApiState {
     pub messages: Arc<Messages>,
     /// Whether `register` is enabled.
     pub signup: bool,
+    /// Where tokens travel (cookie names and attributes).
+    pub transport: Arc<TransportConfig>,
     /// Whether tokens are returned in response bodies (false when they travel only in cookies).
     pub tokens_in_body: bool,
 }

@@ -55,15 +55,19 @@ fn request_meta(headers: &HeaderMap) -> RequestMeta {
     RequestMeta { user_agent }
 }
 
-async fn execute(state: &HttpState, headers: &HeaderMap, batch: BatchRequest) -> Response {
-    let credentials = credentials::resolve(
-        headers,
-        &state.transport,
-        state.codec.as_ref(),
-        &state.db,
-        &state.grants,
-    )
-    .await;
+async fn execute(
+    state: &HttpState,
+    headers: &HeaderMap,
+    is_post: bool,
+    batch: BatchRequest,
+) -> Response {
+    let verifier = credentials::Verifier {
+        transport: &state.transport,
+        codec: &state.codec,
+        db: &state.db,
+        grants: &state.grants,
+    };
+    let credentials = verifier.resolve(headers, is_post).await;
     let batch = batch
         .data(Arc::new(credentials))
         .data(request_meta(headers));
@@ -95,7 +99,7 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
             &format!("A batch must hold 1 to {MAX_BATCH} operations"),
         );
     }
-    execute(&state, &headers, batch).await
+    execute(&state, &headers, true, batch).await
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -153,5 +157,5 @@ pub async fn get(
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, BatchRequest::Single(request)).await
+    execute(&state, &headers, false, BatchRequest::Single(request)).await
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod auth_flows;
 mod cli;
+mod cookie_transport;
 mod deny_by_default;
 mod guard_matrix;
 mod http_surface;

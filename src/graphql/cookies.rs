@@ -1,0 +1,93 @@
+//! Token cookies for browser apps (`JWT_TOKEN_LOCATION` includes `cookies`): the tokens in
+//! `HttpOnly` cookies, and each token's CSRF value in a cookie page scripts can read and echo
+//! in the CSRF header (double submit), as Flask-JWT-Extended lays them out.
+
+use async_graphql::Context;
+use cookie::{Cookie, SameSite as CookieSameSite, time::Duration};
+
+use crate::{
+    auth::{
+        service::Issued,
+        tokens::{SignedToken, now_secs},
+    },
+    config::{SameSite, TransportConfig},
+};
+
+fn build(
+    transport: &TransportConfig,
+    name: &str,
+    value: &str,
+    http_only: bool,
+    max_age: i64,
+) -> String {
+    Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .http_only(http_only)
+        .secure(transport.cookie_secure)
+        .same_site(match transport.cookie_samesite {
+            SameSite::Strict => CookieSameSite::Strict,
+            SameSite::Lax => CookieSameSite::Lax,
+            SameSite::None => CookieSameSite::None,
+        })
+        .max_age(Duration::seconds(max_age.max(0)))
+        .build()
+        .to_string()
+}
+
+fn set_pair(
+    ctx: &Context<'_>,
+    transport: &TransportConfig,
+    token: &SignedToken,
+    token_cookie: &str,
+    csrf_cookie: &str,
+) {
+    let max_age = token.claims.exp - now_secs();
+    ctx.append_http_header(
+        "set-cookie",
+        build(transport, token_cookie, &token.token, true, max_age),
+    );
+    if let Some(csrf) = &token.claims.csrf {
+        ctx.append_http_header(
+            "set-cookie",
+            build(transport, csrf_cookie, csrf, false, max_age),
+        );
+    }
+}
+
+/// Sets the cookies for freshly issued tokens (the refresh pair only when one was issued).
+pub fn set_tokens(ctx: &Context<'_>, transport: &TransportConfig, issued: &Issued) {
+    if !transport.uses_cookies() {
+        return;
+    }
+    set_pair(
+        ctx,
+        transport,
+        &issued.access,
+        &transport.access_cookie,
+        &transport.access_csrf_cookie,
+    );
+    if let Some(refresh) = &issued.refresh {
+        set_pair(
+            ctx,
+            transport,
+            refresh,
+            &transport.refresh_cookie,
+            &transport.refresh_csrf_cookie,
+        );
+    }
+}
+
+/// Expires all four cookies (logout).
+pub fn clear_tokens(ctx: &Context<'_>, transport: &TransportConfig) {
+    if !transport.uses_cookies() {
+        return;
+    }
+    for (name, http_only) in [
+        (&transport.access_cookie, true),
+        (&transport.refresh_cookie, true),
+        (&transport.access_csrf_cookie, false),
+        (&transport.refresh_csrf_cookie, false),
+    ] {
+        ctx.append_http_header("set-cookie", build(transport, name, "", http_only, 0));
+    }
+}
