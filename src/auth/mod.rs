@@ -6,6 +6,7 @@ pub mod password;
 pub mod revocation;
 pub mod service;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;

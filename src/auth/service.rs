@@ -18,6 +18,7 @@ use crate::{
     auth::{
         password, revocation,
         sessions::{self, RefreshSlot},
+        throttle::Throttle,
         tokens::{Claims, NewToken, SignedToken, TokenCodec, now_secs},
     },
     error::{AppError, AppResult, TokenKind},
@@ -45,6 +46,8 @@ pub struct AuthService {
     dummy_hash: Arc<str>,
     /// Tokens carry a `csrf` claim (cookie transport).
     csrf: bool,
+    /// Wrong-password throttling per account.
+    throttle: Arc<Throttle>,
     /// Argon2 verifications run, for the metric and for tests that unknown emails pay too.
     password_checks: Arc<AtomicU64>,
 }
@@ -71,6 +74,7 @@ impl AuthService {
             codec,
             reuse_grace,
             csrf,
+            throttle: Arc::new(Throttle::default()),
             dummy_hash: password::dummy_hash().await?.into(),
             password_checks: Arc::new(AtomicU64::new(0)),
         })
@@ -131,18 +135,25 @@ impl AuthService {
         }
     }
 
-    /// Checks a password for a user id; unknown users cost the same as wrong passwords.
+    /// Checks a password; unknown users cost the same as wrong passwords, and an account
+    /// (`key`) with too many recent failures is refused before any hashing.
     async fn check_password(
         &self,
+        key: &str,
         user: Option<&entity::user::Model>,
         password: SecretString,
     ) -> AppResult<()> {
+        if let Some(wait) = self.throttle.retry_after(key) {
+            return Err(AppError::RateLimited(wait));
+        }
         let phc = user.map_or_else(|| self.dummy_hash.to_string(), |u| u.password_hash.clone());
         self.password_checks.fetch_add(1, Ordering::Relaxed);
         let matches = password::verify(password, phc).await?;
         if matches && user.is_some() {
+            self.throttle.succeeded(key);
             Ok(())
         } else {
+            self.throttle.failed(key);
             Err(AppError::InvalidCredentials)
         }
     }
@@ -188,7 +199,8 @@ impl AuthService {
         user_agent: Option<String>,
     ) -> AppResult<Issued> {
         let user = users::find_by_email(&self.db, email).await?;
-        self.check_password(user.as_ref(), password).await?;
+        let key = format!("email:{}", email.trim().to_lowercase());
+        self.check_password(&key, user.as_ref(), password).await?;
         let user = user.ok_or(AppError::InvalidCredentials)?;
         let grants = users::load_grants(&self.db, user.id).await?;
         self.start_session(Account { user, grants }, true, user_agent)
@@ -294,7 +306,8 @@ impl AuthService {
             Some(id) => users::account(&self.db, id).await?,
             None => None,
         };
-        self.check_password(account.as_ref().map(|a| &a.user), password)
+        let key = format!("user:{}", claims.sub);
+        self.check_password(&key, account.as_ref().map(|a| &a.user), password)
             .await?;
         let account = account.ok_or(AppError::InvalidCredentials)?;
         if let Some(sid) = claims.sid.as_deref() {
@@ -324,7 +337,8 @@ impl AuthService {
             Some(id) => users::find_by_id(&self.db, id).await?,
             None => None,
         };
-        self.check_password(user.as_ref(), current).await?;
+        let key = format!("user:{}", claims.sub);
+        self.check_password(&key, user.as_ref(), current).await?;
         let user = user.ok_or(AppError::InvalidCredentials)?;
         password::check_policy(secrecy::ExposeSecret::expose_secret(&new))?;
         let hash = password::hash(new).await?;

@@ -297,3 +297,24 @@ backend_test! {
         assert_eq!(app.graphql(None, "{ greeting }", json!({})).await["data"]["greeting"], "Hello, guest");
     }
 }
+
+backend_test! {
+    async fn too_many_wrong_passwords_are_rate_limited_with_retry_after(backend) {
+        let app = spawn_app(backend).await;
+        app.create_user("ana@example.com", &[], &[]).await;
+        app.create_user("bob@example.com", &[], &[]).await;
+        let login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
+        for _ in 0..warden::auth::throttle::MAX_FAILURES {
+            let body = app.graphql(None, login, json!({ "e": "ana@example.com", "p": "guess guess" })).await;
+            assert_eq!(code(&body), "INVALID_CREDENTIALS");
+        }
+        // Now even the right password waits; the answer says how long.
+        let body = app.graphql(None, login, json!({ "e": "ANA@example.com", "p": PASSWORD })).await;
+        assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+        assert_eq!(message(&body), "Too many attempts");
+        let retry_after = body["errors"][0]["extensions"]["retryAfter"].as_u64().expect("retryAfter");
+        assert!(retry_after > 0 && retry_after <= 15 * 60, "{retry_after}");
+        // Other accounts are not affected.
+        assert!(app.graphql(None, login, json!({ "e": "bob@example.com", "p": PASSWORD })).await["data"]["login"].is_object());
+    }
+}
