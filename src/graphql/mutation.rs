@@ -40,13 +40,25 @@ fn user_id(id: &ID) -> Result<i64, AppError> {
     id.parse().map_err(|_| AppError::NotFound)
 }
 
-/// Records a grants change in this instance's cache, so its own next request needs no load.
-fn remember_grants(state: &ApiState, account: &Account) {
+/// Replaces one kind of a user's grants, and records the change in this instance's cache so
+/// its own next request needs no load.
+async fn change_grants(
+    ctx: &Context<'_>,
+    user_id: &ID,
+    roles: Option<&[String]>,
+    permissions: Option<&[String]>,
+) -> Result<User> {
+    let state = ctx.data::<ApiState>()?;
+    let id = self::user_id(user_id).api(ctx)?;
+    let account: Account = users::set_grants(&state.db, id, roles, permissions)
+        .await
+        .api(ctx)?;
     state.grants.store(
         account.user.id,
         account.user.grants_version,
         Arc::new(account.grants.clone()),
     );
+    Ok(User::seen_by_other(account))
 }
 
 #[Object]
@@ -196,13 +208,7 @@ impl Mutation {
         user_id: ID,
         roles: Vec<String>,
     ) -> Result<User> {
-        let state = ctx.data::<ApiState>()?;
-        let id = self::user_id(&user_id).api(ctx)?;
-        let account = users::set_grants(&state.db, id, Some(&roles), None)
-            .await
-            .api(ctx)?;
-        remember_grants(state, &account);
-        Ok(User::seen_by_other(account))
+        change_grants(ctx, &user_id, Some(&roles), None).await
     }
 
     /// Replaces a user's permissions; tokens already issued lose the permissions taken away
@@ -217,13 +223,7 @@ impl Mutation {
         user_id: ID,
         permissions: Vec<String>,
     ) -> Result<User> {
-        let state = ctx.data::<ApiState>()?;
-        let id = self::user_id(&user_id).api(ctx)?;
-        let account = users::set_grants(&state.db, id, None, Some(&permissions))
-            .await
-            .api(ctx)?;
-        remember_grants(state, &account);
-        Ok(User::seen_by_other(account))
+        change_grants(ctx, &user_id, None, Some(&permissions)).await
     }
 
     /// Ends one of the caller's own sessions.
