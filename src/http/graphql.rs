@@ -6,19 +6,19 @@
 
 use std::sync::Arc;
 
-use async_graphql::{BatchRequest, http::GraphiQLSource, parser::types::OperationType};
+use async_graphql::{BatchRequest, parser::types::OperationType};
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     Json,
     body::Bytes,
     extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 
 use crate::{
     graphql::RequestMeta,
-    http::{HttpState, credentials},
+    http::{HttpState, credentials, playground},
 };
 
 /// Most operations in one batched POST.
@@ -133,7 +133,7 @@ pub async fn get(
 ) -> Response {
     let query = query.unwrap_or_default();
     if state.playground && wants_html(&headers) && !query.contains("query=") {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return playground::page();
     }
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,

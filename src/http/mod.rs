@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod graphql;
 pub mod health;
+pub mod playground;
 
 use std::{sync::Arc, time::Duration};
 
@@ -68,8 +69,12 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
             HeaderValue::from_static("no-store"),
         ));
 
-    let mut router = Router::new()
-        .merge(graphql_routes)
+    let playground = state.playground;
+    let mut router = Router::new().merge(graphql_routes);
+    if playground {
+        router = router.route("/graphiql/{file}", get(playground::asset));
+    }
+    let mut router = router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))

@@ -9,6 +9,7 @@ mod cookie_transport;
 mod deny_by_default;
 mod guard_matrix;
 mod http_surface;
+mod playground;
 mod protected_fields;
 mod schema_snapshot;
 mod signing_keys;
