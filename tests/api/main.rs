@@ -11,6 +11,7 @@ mod guard_matrix;
 mod http_surface;
 mod playground;
 mod protected_fields;
+mod scale_out;
 mod schema_snapshot;
 mod signing_keys;
 mod token_errors;

@@ -147,6 +147,21 @@ impl TestApp {
         self.base = format!("http://{addr}");
     }
 
+    /// A second instance on the same database and key (scale-out), with its own port.
+    pub async fn another_instance(&self) -> TestApp {
+        let mut other = TestApp {
+            base: String::new(),
+            database_url: self.database_url.clone(),
+            vars: self.vars.clone(),
+            client: self.client.clone(),
+            shutdown: None,
+            server: None,
+            _dir: None,
+        };
+        other.start().await;
+        other
+    }
+
     /// Stops the server gracefully and starts a new one on the same database and key.
     pub async fn restart(&mut self) {
         self.stop().await;

@@ -1,0 +1,55 @@
+//! Several instances on one database, and concurrent requests on one session.
+
+use serde_json::json;
+
+use crate::{
+    backend_test,
+    support::{code, payload, spawn_app},
+};
+
+const REFRESH: &str = "mutation { refresh { accessToken refreshToken } }";
+
+backend_test! {
+    async fn a_logout_on_one_instance_bites_on_another_at_once(backend) {
+        let a = spawn_app(backend).await;
+        let b = a.another_instance().await;
+        let (_, access, refresh) = a.user_with_tokens("ana@example.com", &[], &[]).await;
+        assert!(b.graphql(Some(&access), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+        assert_eq!(a.graphql(Some(&access), "mutation { logout }", json!({})).await["data"]["logout"], true);
+        assert_eq!(code(&b.graphql(Some(&access), "{ me { id } }", json!({})).await), "TOKEN_REVOKED");
+        assert_eq!(code(&b.graphql(Some(&refresh), REFRESH, json!({})).await), "TOKEN_REVOKED");
+    }
+}
+
+backend_test! {
+    async fn concurrent_refreshes_with_one_token_get_the_same_successor(backend) {
+        let a = spawn_app(backend).await;
+        let b = a.another_instance().await;
+        let (_, _, refresh) = a.user_with_tokens("ana@example.com", &[], &[]).await;
+        // Two tabs, two instances, one refresh token, at the same moment.
+        let (first, second) = tokio::join!(
+            a.graphql(Some(&refresh), REFRESH, json!({})),
+            b.graphql(Some(&refresh), REFRESH, json!({})),
+        );
+        let successor = |body: &serde_json::Value| {
+            let token = body["data"]["refresh"]["refreshToken"].as_str().unwrap_or_else(|| panic!("refreshed: {body}"));
+            payload(token)["jti"].clone()
+        };
+        assert_eq!(successor(&first), successor(&second));
+    }
+}
+
+backend_test! {
+    async fn a_grants_change_on_one_instance_bites_on_another(backend) {
+        let a = spawn_app(backend).await;
+        let b = a.another_instance().await;
+        let (_, admin, _) = a.user_with_tokens("admin@example.com", &["admin"], &[]).await;
+        let (ed_id, ed, _) = a.user_with_tokens("ed@example.com", &["editor"], &[]).await;
+        assert!(b.graphql(Some(&ed), "{ report }", json!({})).await["data"]["report"].is_string());
+        let body = a
+            .graphql(Some(&admin), "mutation($id: ID!) { setUserRoles(userId: $id, roles: []) { roles } }", json!({ "id": ed_id.to_string() }))
+            .await;
+        assert_eq!(body["data"]["setUserRoles"]["roles"], json!([]), "{body}");
+        assert_eq!(code(&b.graphql(Some(&ed), "{ report }", json!({})).await), "TOKEN_REVOKED");
+    }
+}
