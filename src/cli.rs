@@ -181,10 +181,17 @@ async fn serve(config: Config) -> Result<(), StartupError> {
             "JWT_SECRET_KEY is not set: using a random key for this process; every token dies when it stops"
         );
     }
+    let playground = config.playground;
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
-    println!("Warden listening on http://{addr}  (GraphQL and GraphiQL: http://{addr}/graphql)");
+    if playground {
+        println!(
+            "Warden listening on http://{addr}  (GraphQL and GraphiQL: http://{addr}/graphql)"
+        );
+    } else {
+        println!("Warden listening on http://{addr}  (GraphQL: http://{addr}/graphql)");
+    }
     app.run_until(startup::shutdown_signal())
         .await
         .map_err(|e| StartupError::Other(format!("server error: {e}")))

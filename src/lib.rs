@@ -4,14 +4,22 @@
 //! - [`config`] reads every setting once at start; [`startup`] opens the database, applies
 //!   [`migration`]s, creates the bootstrap admin and binds the listener.
 //! - [`http`] (axum) receives the request: transport checks (JSON, size), then
-//!   [`http::credentials`] finds the token, decodes it with [`auth::tokens`] and checks
-//!   [`auth::revocation`], once, into an [`auth::Credentials`] value.
-//! - [`graphql`] (async-graphql) executes the operation; [`graphql::guards`] turn the
-//!   credentials into a field's error or let it resolve; resolvers call [`auth::service`]
-//!   (login, refresh, reauth, logout) and [`users`].
+//!   [`http::credentials`] finds the token (header or cookie, CSRF for cookies), decodes it
+//!   with [`auth::tokens`] and checks [`auth::revocation`] — one query that also reads the
+//!   user's grants version — once, into an [`auth::RequestCredentials`] value;
+//!   [`auth::grants`] supplies current grants for tokens older than a grants change.
+//!   [`http::playground`] serves GraphiQL from the binary.
+//! - [`graphql`] (async-graphql) executes the operation. Each guarded field declares its guard
+//!   with an SDL directive; the [`graphql::guards::DirectiveGuards`] extension runs it before
+//!   the resolver, and [`graphql::nulls`] turns a failed nullable field into `null` at its
+//!   path. Resolvers call [`auth::service`] (login, refresh with rotation, reauth, logout,
+//!   password change; [`auth::throttle`] limits wrong passwords) and [`users`];
+//!   [`graphql::cookies`] sets token cookies when cookies are a token location.
 //! - [`error`] is the domain error with the contract's codes; [`graphql::errors`] is the one
 //!   place it becomes `extensions.code`, with texts from [`messages`].
 //! - [`cli`] is the command line; [`telemetry`] sets up logging.
+
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod cli;

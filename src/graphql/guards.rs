@@ -286,29 +286,35 @@ pub fn optional_access_claims<'a>(ctx: &Context<'a>) -> Result<Option<&'a Claims
 
 // ---- The directives, and the extension that enforces them ---------------------------------
 
-/// `@authenticated`: any valid access token.
-#[async_graphql::TypeDirective(location = "FieldDefinition", name = "authenticated")]
-pub fn authenticated() {}
+pub use directives::*;
 
-/// `@refreshToken`: a valid refresh token.
-#[async_graphql::TypeDirective(location = "FieldDefinition", name = "refreshToken")]
-pub fn refresh_token() {}
+/// The SDL directives (`TypeDirective` generates a struct with `apply` for each).
+#[allow(missing_docs)] // the generated items carry no docs; the functions below do
+pub mod directives {
+    /// `@authenticated`: any valid access token.
+    #[async_graphql::TypeDirective(location = "FieldDefinition", name = "authenticated")]
+    pub fn authenticated() {}
 
-/// `@fresh`: a fresh access token.
-#[async_graphql::TypeDirective(location = "FieldDefinition", name = "fresh")]
-pub fn fresh() {}
+    /// `@refreshToken`: a valid refresh token.
+    #[async_graphql::TypeDirective(location = "FieldDefinition", name = "refreshToken")]
+    pub fn refresh_token() {}
 
-/// `@hasRole(anyOf:)`: any one of these roles.
-#[async_graphql::TypeDirective(location = "FieldDefinition", name = "hasRole")]
-pub fn has_role(any_of: Vec<String>) {}
+    /// `@fresh`: a fresh access token.
+    #[async_graphql::TypeDirective(location = "FieldDefinition", name = "fresh")]
+    pub fn fresh() {}
 
-/// `@hasPermission(allOf:)`: all of these permissions.
-#[async_graphql::TypeDirective(location = "FieldDefinition", name = "hasPermission")]
-pub fn has_permission(all_of: Vec<String>) {}
+    /// `@hasRole(anyOf:)`: any one of these roles.
+    #[async_graphql::TypeDirective(location = "FieldDefinition", name = "hasRole")]
+    pub fn has_role(any_of: Vec<String>) {}
 
-/// `@selfOrPermission(allOf:)`: the caller's own object, or all of these permissions.
-#[async_graphql::TypeDirective(location = "FieldDefinition", name = "selfOrPermission")]
-pub fn self_or_permission(all_of: Vec<String>) {}
+    /// `@hasPermission(allOf:)`: all of these permissions.
+    #[async_graphql::TypeDirective(location = "FieldDefinition", name = "hasPermission")]
+    pub fn has_permission(all_of: Vec<String>) {}
+
+    /// `@selfOrPermission(allOf:)`: the caller's own object, or all of these permissions.
+    #[async_graphql::TypeDirective(location = "FieldDefinition", name = "selfOrPermission")]
+    pub fn self_or_permission(all_of: Vec<String>) {}
+}
 
 /// The guard one directive stands for.
 enum FieldGuard {

@@ -19,8 +19,9 @@ use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
+use tracing::Level;
 
 use crate::{
     auth::{grants::GrantsCache, tokens::TokenCodec},
@@ -101,7 +102,9 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
         .layer(
             // The span names method, path and request id; never headers or the query
             // string, which may carry tokens.
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .make_span_with(|req: &Request<_>| {
                 let request_id = req
                     .headers()
                     .get(&REQUEST_ID)
