@@ -1,4 +1,4 @@
-//! Spec-conformant nulls for failed nullable fields.
+//! Spec-conformant nulls for failed nullable fields, and a code on every error.
 //!
 //! async-graphql 7.2 drops a field that returns an error from its parent object (and turns
 //! `data` into `null` when every root field failed), where the GraphQL spec and our contract
@@ -12,9 +12,12 @@ use std::sync::{Arc, Mutex};
 use async_graphql::{
     PathSegment, Response, ServerError, ServerResult, Value,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextResolve,
+        ResolveInfo,
     },
 };
+
+use crate::error::ErrorCode;
 
 /// The factory installed on the schema.
 pub struct NullOnError;
@@ -81,5 +84,30 @@ impl Extension for Collector {
             }
             (result, _) => result,
         }
+    }
+}
+
+/// Gives every error a contract code: the ones async-graphql raises itself (syntax,
+/// validation, unknown fields, wrong argument types, depth and complexity limits) carry
+/// none, and are all the client's input to fix, so they become `BAD_USER_INPUT`.
+pub struct CodeEveryError;
+
+impl ExtensionFactory for CodeEveryError {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CodeEveryError)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for CodeEveryError {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", ErrorCode::BadUserInput.as_str());
+            }
+        }
+        response
     }
 }

@@ -8,7 +8,12 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{grants::GrantsCache, service::AuthService},
     config::TransportConfig,
-    graphql::{guards::DirectiveGuards, mutation::Mutation, nulls::NullOnError, query::Query},
+    graphql::{
+        guards::DirectiveGuards,
+        mutation::Mutation,
+        nulls::{CodeEveryError, NullOnError},
+        query::Query,
+    },
     messages::Messages,
 };
 
@@ -46,6 +51,7 @@ pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         // Outer first: NullOnError sees the errors of the guards that run inside it.
+        .extension(CodeEveryError)
         .extension(NullOnError)
         .extension(DirectiveGuards::default())
         .data(state);

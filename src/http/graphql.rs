@@ -17,6 +17,7 @@ use axum::{
 };
 
 use crate::{
+    error::ErrorCode,
     graphql::RequestMeta,
     http::{HttpState, credentials, playground},
 };
@@ -28,11 +29,10 @@ const MAX_USER_AGENT: usize = 256;
 
 /// A transport fault: status and a GraphQL-shaped error body.
 fn transport_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "errors": [{ "message": message }] })),
-    )
-        .into_response()
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadUserInput.as_str() } }]
+    });
+    (status, Json(body)).into_response()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -137,3 +137,22 @@ backend_test! {
         assert_eq!(header(&other, "access-control-allow-origin"), None);
     }
 }
+
+backend_test! {
+    async fn malformed_operations_are_bad_user_input(backend) {
+        let app = spawn_app(backend).await;
+        for query in [
+            "{ nonexistent }",
+            "{ greeting",
+            "query($f: Int) { users(first: $f) { edges { cursor } } }",
+            "{ users(first: \"ten\") { edges { cursor } } }",
+            "mutation { login(email: \"a@b.c\") { tokenType } }",
+        ] {
+            let body = app.graphql(None, query, json!({ "f": "not an int" })).await;
+            assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{query}: {body}");
+        }
+        let deep = format!("{{ me {{ {} }} }}", "id ".repeat(600));
+        let body = app.graphql(None, &deep, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "too complex: {body}");
+    }
+}
