@@ -1,5 +1,7 @@
 //! Liveness, readiness and the public key set.
 
+use std::time::Duration;
+
 use axum::{
     Json,
     extract::State,
@@ -14,12 +16,19 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: 200 when the database answers, 503 otherwise.
+/// How long readiness waits for the database; probes want a quick answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /readyz`: 200 when the database answers (within two seconds), 503 otherwise.
 pub async fn readyz(State(state): State<HttpState>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
+    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: database did not answer in time");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
