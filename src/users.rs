@@ -125,6 +125,28 @@ fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
 /// `BAD_USER_INPUT` for a bad email, name, password or grant, or an email already taken;
 /// `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn create(db: &DatabaseConnection, new: NewUser) -> AppResult<Account> {
+    let prepared = prepare(new).await?;
+    let txn = db.begin().await?;
+    let account = insert(&txn, prepared).await?;
+    txn.commit().await?;
+    Ok(account)
+}
+
+/// A new user checked and with its password hashed, ready to insert.
+#[derive(Debug)]
+pub struct PreparedUser {
+    email: String,
+    name: String,
+    password_hash: String,
+    grants: Grants,
+}
+
+/// Checks a new user's fields and hashes its password (on the blocking pool), before any
+/// transaction is opened: hashing inside one would hold it for the hash's duration.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a bad email, name, password or grant.
+pub async fn prepare(new: NewUser) -> AppResult<PreparedUser> {
     let email = normalize_email(&new.email)?;
     let name = normalize_name(&new.name)?;
     password::check_policy(secrecy::ExposeSecret::expose_secret(&new.password))?;
@@ -133,32 +155,41 @@ pub async fn create(db: &DatabaseConnection, new: NewUser) -> AppResult<Account>
         permissions: normalize_grants("Permission", &new.permissions)?,
     };
     let password_hash = password::hash(new.password).await?;
+    Ok(PreparedUser {
+        email,
+        name,
+        password_hash,
+        grants,
+    })
+}
 
-    let txn = db.begin().await?;
+/// Inserts a prepared user and its grants; run it inside the caller's transaction.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for an email already taken, `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn insert(db: &impl ConnectionTrait, prepared: PreparedUser) -> AppResult<Account> {
     // Insert and map the unique violation: checking first would race with a concurrent insert.
     let inserted = user::ActiveModel {
-        email: Set(email),
-        name: Set(name),
-        password_hash: Set(password_hash),
+        email: Set(prepared.email),
+        name: Set(prepared.name),
+        password_hash: Set(prepared.password_hash),
         created_at: Set(OffsetDateTime::now_utc()),
         grants_version: Set(0),
         grants_changed_at: Set(0),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(db)
     .await;
     let user = match inserted {
         Ok(user) => user,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::bad_input(
-                "A user with this email already exists.",
-            ));
-        }
+        Err(e) if is_unique_violation(&e) => return Err(AppError::bad_input(EMAIL_TAKEN)),
         Err(e) => return Err(e.into()),
     };
-    write_grants(&txn, user.id, &grants).await?;
-    txn.commit().await?;
-    Ok(Account { user, grants })
+    write_grants(db, user.id, &prepared.grants).await?;
+    Ok(Account {
+        user,
+        grants: prepared.grants,
+    })
 }
 
 async fn write_grants(db: &impl ConnectionTrait, user_id: i64, grants: &Grants) -> AppResult<()> {

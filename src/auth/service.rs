@@ -168,10 +168,21 @@ impl AuthService {
         let sid = uuid::Uuid::new_v4().to_string();
         let slot = self.new_slot();
         sessions::create(&self.db, &sid, account.user.id, user_agent, &slot).await?;
+        self.issue_pair(account, fresh, &sid, &slot)
+    }
+
+    /// Mints an access token and the refresh token of `slot` for a session just stored.
+    fn issue_pair(
+        &self,
+        account: Account,
+        fresh: bool,
+        sid: &str,
+        slot: &RefreshSlot,
+    ) -> AppResult<Issued> {
         let refresh = self
             .codec
-            .sign(self.refresh_claims(account.user.id, &sid, &slot))?;
-        let access = self.access_token(&account, fresh, Some(&sid))?;
+            .sign(self.refresh_claims(account.user.id, sid, slot))?;
+        let access = self.access_token(&account, fresh, Some(sid))?;
         Ok(Issued {
             access,
             refresh: Some(refresh),
@@ -179,12 +190,25 @@ impl AuthService {
         })
     }
 
-    /// A new session for a user that was just created (sign-up).
+    /// Sign-up: creates the user and its first session in one transaction (both or neither),
+    /// with a fresh access token.
     ///
     /// # Errors
-    /// `SERVICE_UNAVAILABLE` when the database fails.
-    pub async fn start(&self, account: Account, user_agent: Option<String>) -> AppResult<Issued> {
-        self.start_session(account, true, user_agent).await
+    /// `BAD_USER_INPUT` for bad fields or a taken email, `SERVICE_UNAVAILABLE` when the
+    /// database fails.
+    pub async fn register(
+        &self,
+        new: users::NewUser,
+        user_agent: Option<String>,
+    ) -> AppResult<Issued> {
+        let prepared = users::prepare(new).await?;
+        let sid = uuid::Uuid::new_v4().to_string();
+        let slot = self.new_slot();
+        let txn = self.db.begin().await?;
+        let account = users::insert(&txn, prepared).await?;
+        sessions::create(&txn, &sid, account.user.id, user_agent, &slot).await?;
+        txn.commit().await?;
+        self.issue_pair(account, true, &sid, &slot)
     }
 
     /// Email and password → a new session with a fresh access token.
@@ -244,13 +268,7 @@ impl AuthService {
         if session.refresh_jti == claims.jti {
             let next = self.new_slot();
             if sessions::rotate(&self.db, sid, &claims.jti, &next, now_ms()).await? {
-                let refresh = self.codec.sign(self.refresh_claims(user_id, sid, &next))?;
-                let access = self.access_token(&account, false, Some(sid))?;
-                return Ok(Issued {
-                    access,
-                    refresh: Some(refresh),
-                    account,
-                });
+                return self.issue_pair(account, false, sid, &next);
             }
             // Another request rotated it first: judge this one as a retired token.
             session = sessions::find(&self.db, sid)
@@ -270,15 +288,7 @@ impl AuthService {
                 iat: session.refresh_iat,
                 exp: session.refresh_exp,
             };
-            let refresh = self
-                .codec
-                .sign(self.refresh_claims(user_id, sid, &successor))?;
-            let access = self.access_token(&account, false, Some(sid))?;
-            return Ok(Issued {
-                access,
-                refresh: Some(refresh),
-                account,
-            });
+            return self.issue_pair(account, false, sid, &successor);
         }
 
         tracing::warn!(

@@ -154,19 +154,20 @@ impl Mutation {
         if !state.signup {
             return Err(to_graphql(ctx, &AppError::SignupDisabled));
         }
-        let account = users::create(
-            &state.db,
-            NewUser {
-                email,
-                password: password.into(),
-                name,
-                roles: Vec::new(),
-                permissions: Vec::new(),
-            },
-        )
-        .await
-        .api(ctx)?;
-        let issued = state.auth.start(account, user_agent(ctx)).await.api(ctx)?;
+        let issued = state
+            .auth
+            .register(
+                NewUser {
+                    email,
+                    password: password.into(),
+                    name,
+                    roles: Vec::new(),
+                    permissions: Vec::new(),
+                },
+                user_agent(ctx),
+            )
+            .await
+            .api(ctx)?;
         Ok(payload(ctx, state, issued))
     }
 
