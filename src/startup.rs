@@ -2,7 +2,15 @@
 //! router, listener. Binding happens in [`Application::build`] so tests can ask for port 0
 //! and read the port back.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
@@ -54,17 +62,38 @@ pub enum StartupError {
     },
 }
 
+/// A statement slower than this is logged (without its parameters).
+const SLOW_STATEMENT: Duration = Duration::from_millis(500);
+
 /// Opens the database with logging of statements off (sqlx logs every one at INFO).
 ///
 /// # Errors
 /// The database cannot be opened.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    connect_counted(url, Arc::new(AtomicU64::new(0))).await
+}
+
+/// [`connect`], counting every statement run into `statements` and logging slow ones.
+///
+/// # Errors
+/// The database cannot be opened.
+pub async fn connect_counted(
+    url: &str,
+    statements: Arc<AtomicU64>,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
-    let db = Database::connect(options).await?;
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(move |info| {
+        statements.fetch_add(1, Ordering::Relaxed);
+        if info.elapsed > SLOW_STATEMENT {
+            // The SQL text only: parameters may hold personal data.
+            tracing::warn!(elapsed_ms = info.elapsed.as_millis(), sql = %info.statement.sql, "slow statement");
+        }
+    });
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers run while one connection writes; the file keeps the setting.
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
@@ -88,6 +117,7 @@ pub struct Application {
     router: axum::Router,
     db: DatabaseConnection,
     addr: SocketAddr,
+    statements: Arc<AtomicU64>,
 }
 
 impl Application {
@@ -102,7 +132,9 @@ impl Application {
             Some(path) => Messages::from_file(path)?,
             None => Messages::default(),
         };
-        let db = connect_and_migrate(&config.database_url).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let db = connect_counted(&config.database_url, statements.clone()).await?;
+        Migrator::up(&db, None).await?;
 
         if let Some((email, password)) = &config.admin
             && users::ensure_admin(&db, email, password.clone())
@@ -162,12 +194,18 @@ impl Application {
             router,
             db,
             addr,
+            statements,
         })
     }
 
     /// The address actually bound (the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many SQL statements this application has run so far (a live counter).
+    pub fn statements(&self) -> Arc<AtomicU64> {
+        self.statements.clone()
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -190,7 +228,9 @@ impl Application {
 
 /// Deletes revocation entries for expired tokens and long-dead sessions, hourly.
 async fn prune_forever(db: DatabaseConnection) {
-    let mut every = tokio::time::interval(PRUNE_EVERY);
+    // The first round runs one period after start, not at start.
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
     loop {
         every.tick().await;
         let now = now_secs();

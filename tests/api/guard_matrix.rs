@@ -409,3 +409,33 @@ backend_test! {
         assert_eq!(code(&app.graphql(Some(&ed_access), "{ report }", json!({})).await), "TOKEN_REVOKED");
     }
 }
+
+backend_test! {
+    async fn guards_cost_one_statement_per_request_however_many_fields_they_guard(backend) {
+        let app = spawn_app(backend).await;
+        let (_, admin, _) = app.user_with_tokens("admin@example.com", &["admin"], &[]).await;
+        let (ed_id, ed, _) = app.user_with_tokens("ed@example.com", &["editor"], &["read:sensitive", "users:read"]).await;
+        // Five guarded fields that all fail at their guard: no resolver runs, so every
+        // statement counted is the guards' and the transport's.
+        let guarded = "{ a: adminPanel b: adminPanel c: adminPanel d: adminPanel e: adminPanel }";
+
+        let before = app.statements_so_far();
+        let body = app.graphql(Some(&ed), guarded, json!({})).await;
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(5), "{body}");
+        assert_eq!(app.statements_so_far() - before, 1, "one revocation check, nothing per guard");
+
+        // After a grants change the token is stale, and guards compare it with the current
+        // grants: those come from memory (this instance stored them when it made the change;
+        // another instance loads them once per grants version), so still one statement.
+        let change = "mutation($id: ID!) { setUserRoles(userId: $id, roles: []) { id } }";
+        let body = app.graphql(Some(&admin), change, json!({ "id": ed_id.to_string() })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let stale = "{ a: report b: report c: report d: report e: report }";
+        let body = app.graphql(Some(&ed), stale, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "TOKEN_REVOKED", "{body}");
+        let before = app.statements_so_far();
+        let body = app.graphql(Some(&ed), stale, json!({})).await;
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(5), "{body}");
+        assert_eq!(app.statements_so_far() - before, 1, "the current grants come from memory");
+    }
+}

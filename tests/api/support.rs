@@ -61,6 +61,8 @@ pub struct TestApp {
     pub vars: HashMap<String, String>,
     /// The HTTP client.
     pub client: reqwest::Client,
+    /// SQL statements the running app has executed.
+    pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -126,6 +128,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client"),
+        statements: Default::default(),
         shutdown: None,
         server: None,
         _dir: dir,
@@ -139,6 +142,7 @@ impl TestApp {
         let config = Config::from_map(&self.vars).expect("test config");
         let app = Application::build(config).await.expect("app builds");
         let addr: SocketAddr = app.local_addr();
+        self.statements = app.statements();
         let (tx, rx) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(app.run_until(async move {
             rx.await.ok();
@@ -154,6 +158,7 @@ impl TestApp {
             database_url: self.database_url.clone(),
             vars: self.vars.clone(),
             client: self.client.clone(),
+            statements: Default::default(),
             shutdown: None,
             server: None,
             _dir: None,
@@ -176,6 +181,11 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server ran");
         }
+    }
+
+    /// How many SQL statements the app has executed so far.
+    pub fn statements_so_far(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A database connection of the test's own.
