@@ -51,5 +51,9 @@ backend_test! {
             .await;
         assert_eq!(body["data"]["setUserRoles"]["roles"], json!([]), "{body}");
         assert_eq!(code(&b.graphql(Some(&ed), "{ report }", json!({})).await), "TOKEN_REVOKED");
+        // b loaded the new grants once for that version; now they come from its memory.
+        let before = b.statements_so_far();
+        assert_eq!(code(&b.graphql(Some(&ed), "{ report }", json!({})).await), "TOKEN_REVOKED");
+        assert_eq!(b.statements_so_far() - before, 1);
     }
 }
