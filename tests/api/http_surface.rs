@@ -100,6 +100,9 @@ backend_test! {
         let app = spawn_app(backend).await;
         let response = app.client.post(format!("{}/graphql", app.base)).json(&json!({ "query": "{ greeting }" })).send().await.expect("sent");
         assert!(response.headers().get("x-request-id").is_some());
+        for (name, value) in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"), ("referrer-policy", "no-referrer")] {
+            assert_eq!(response.headers().get(name).and_then(|v| v.to_str().ok()), Some(value), "{name}");
+        }
         assert_eq!(response.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
         let given = app.client.get(format!("{}/healthz", app.base)).header("x-request-id", "abc-123").send().await.expect("sent");
         assert_eq!(given.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("abc-123"));
