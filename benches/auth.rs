@@ -1,0 +1,116 @@
+//! The per-request costs of auth, side by side: decoding a token (HS256 and RS256), running a
+//! guard on decoded credentials, and one argon2id verification (login and reauth only).
+//! Compare the figures as ratios from one run; the machine is shared and noisy.
+//!
+//! `cargo bench --bench auth`
+
+use std::{hint::black_box, time::Duration};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use warden::{
+    auth::{
+        Credentials, RequestCredentials, Verified, password,
+        tokens::{NewToken, TokenCodec},
+    },
+    config::{JwtConfig, SigningKey},
+    error::TokenKind,
+    graphql::guards::{HasRole, Requirement},
+};
+
+fn config(algorithm: jsonwebtoken::Algorithm, key: SigningKey) -> JwtConfig {
+    JwtConfig {
+        algorithm,
+        key,
+        access_ttl: Duration::from_secs(900),
+        refresh_ttl: Duration::from_secs(3600),
+        encode_issuer: None,
+        decode_issuer: None,
+        encode_audience: vec![],
+        decode_audience: vec![],
+        leeway: 0,
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture key")
+}
+
+fn token(codec: &TokenCodec) -> String {
+    let roles = vec!["editor".to_owned()];
+    codec
+        .mint(&NewToken {
+            user_id: 1,
+            kind: TokenKind::Access,
+            fresh: true,
+            sid: Some("00000000-0000-0000-0000-000000000000"),
+            grants: Some((&roles, &[])),
+            csrf: None,
+        })
+        .expect("mint")
+        .token
+}
+
+fn benches(c: &mut Criterion) {
+    let hs = TokenCodec::new(&config(
+        jsonwebtoken::Algorithm::HS256,
+        SigningKey::Secret {
+            key: b"bench-key-bench-key-bench-key-0123".to_vec().into(),
+            generated: false,
+        },
+    ))
+    .expect("codec");
+    let rs = TokenCodec::new(&config(
+        jsonwebtoken::Algorithm::RS256,
+        SigningKey::Pem {
+            private: fixture("rs256-private.pem").into(),
+            public: fixture("rs256-public.pem"),
+        },
+    ))
+    .expect("codec");
+    let hs_token = token(&hs);
+    let rs_token = token(&rs);
+    c.bench_function("decode HS256 access token", |b| {
+        b.iter(|| hs.decode(black_box(&hs_token)).expect("valid"))
+    });
+    c.bench_function("decode RS256 access token", |b| {
+        b.iter(|| rs.decode(black_box(&rs_token)).expect("valid"))
+    });
+
+    let credentials = RequestCredentials::single(Credentials::Verified(Box::new(Verified {
+        claims: hs.decode(&hs_token).expect("valid"),
+        current_grants: None,
+    })));
+    let guard = HasRole::any_of(&["admin", "editor"]);
+    c.bench_function("hasRole guard on decoded credentials", |b| {
+        b.iter(|| {
+            guard
+                .check_credentials(black_box(&credentials), 0)
+                .expect("allowed")
+        })
+    });
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let phc = runtime
+        .block_on(password::hash("correct horse battery".to_owned().into()))
+        .expect("hash");
+    let mut group = c.benchmark_group("argon2id");
+    group.sample_size(10);
+    group.bench_function("verify one password (m=19 MiB, t=2, p=1)", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(password::verify(
+                    "correct horse battery".to_owned().into(),
+                    phc.clone(),
+                ))
+                .expect("verify")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(auth, benches);
+criterion_main!(auth);
