@@ -435,6 +435,21 @@ mod tests {
     }
 
     #[test]
+    fn missing_type_means_access_and_missing_fresh_means_not_fresh() {
+        let claims: Claims = serde_json::from_value(serde_json::json!({
+            "sub": "7", "iat": 1, "exp": 2, "jti": "j",
+        }))
+        .expect("Flask-style minimal claims");
+        assert_eq!(claims.kind(), TokenKind::Access);
+        assert!(!claims.is_fresh(0));
+        assert!(claims.roles().is_empty() && claims.permissions().is_empty());
+        let numeric_sub = serde_json::from_value::<Claims>(serde_json::json!({
+            "sub": 7, "iat": 1, "exp": 2, "jti": "j",
+        }));
+        assert!(numeric_sub.is_err(), "sub must be a string");
+    }
+
+    #[test]
     fn freshness_reads_flags_and_until_times() {
         assert!(Freshness::Flag(true).is_fresh(0));
         assert!(!Freshness::Flag(false).is_fresh(0));
