@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench auth`
 
-use std::{hint::black_box, time::Duration};
+use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use warden::{
@@ -16,20 +16,6 @@ use warden::{
     error::TokenKind,
     graphql::guards::{HasRole, Requirement},
 };
-
-fn config(algorithm: jsonwebtoken::Algorithm, key: SigningKey) -> JwtConfig {
-    JwtConfig {
-        algorithm,
-        key,
-        access_ttl: Duration::from_secs(900),
-        refresh_ttl: Duration::from_secs(3600),
-        encode_issuer: None,
-        decode_issuer: None,
-        encode_audience: vec![],
-        decode_audience: vec![],
-        leeway: 0,
-    }
-}
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -55,7 +41,7 @@ fn token(codec: &TokenCodec) -> String {
 }
 
 fn benches(c: &mut Criterion) {
-    let hs = TokenCodec::new(&config(
+    let hs = TokenCodec::new(&JwtConfig::new(
         jsonwebtoken::Algorithm::HS256,
         SigningKey::Secret {
             key: b"bench-key-bench-key-bench-key-0123".to_vec().into(),
@@ -63,7 +49,7 @@ fn benches(c: &mut Criterion) {
         },
     ))
     .expect("codec");
-    let rs = TokenCodec::new(&config(
+    let rs = TokenCodec::new(&JwtConfig::new(
         jsonwebtoken::Algorithm::RS256,
         SigningKey::Pem {
             private: fixture("rs256-private.pem").into(),

@@ -93,6 +93,24 @@ pub struct JwtConfig {
     pub leeway: u64,
 }
 
+impl JwtConfig {
+    /// One algorithm and key with the contract's defaults for everything else (15m access,
+    /// 30d refresh, no `iss`/`aud`, no leeway).
+    pub fn new(algorithm: Algorithm, key: SigningKey) -> Self {
+        Self {
+            algorithm,
+            key,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 86_400),
+            encode_issuer: None,
+            decode_issuer: None,
+            encode_audience: Vec::new(),
+            decode_audience: Vec::new(),
+            leeway: 0,
+        }
+    }
+}
+
 /// Where tokens travel and what the cookies look like.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {

@@ -396,20 +396,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let db = connect_and_migrate(&url).await.expect("db");
-        let codec = TokenCodec::new(&JwtConfig {
-            algorithm: jsonwebtoken::Algorithm::HS256,
-            key: SigningKey::Secret {
+        let codec = TokenCodec::new(&JwtConfig::new(
+            jsonwebtoken::Algorithm::HS256,
+            SigningKey::Secret {
                 key: b"service-test-key-service-test-key".to_vec().into(),
                 generated: false,
             },
-            access_ttl: Duration::from_secs(60),
-            refresh_ttl: Duration::from_secs(600),
-            encode_issuer: None,
-            decode_issuer: None,
-            encode_audience: vec![],
-            decode_audience: vec![],
-            leeway: 0,
-        })
+        ))
         .expect("codec");
         users::create(
             &db,

@@ -381,26 +381,18 @@ impl TokenCodec {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::config::SigningKey;
 
     fn config() -> JwtConfig {
-        JwtConfig {
-            algorithm: Algorithm::HS256,
-            key: SigningKey::Secret {
+        JwtConfig::new(
+            Algorithm::HS256,
+            SigningKey::Secret {
                 key: b"unit-test-key-unit-test-key-0123".to_vec().into(),
                 generated: false,
             },
-            access_ttl: Duration::from_secs(900),
-            refresh_ttl: Duration::from_secs(3600),
-            encode_issuer: None,
-            decode_issuer: None,
-            encode_audience: vec![],
-            decode_audience: vec![],
-            leeway: 0,
-        }
+        )
     }
 
     fn access(user_id: i64) -> NewToken<'static> {

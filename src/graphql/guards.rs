@@ -429,7 +429,7 @@ impl Extension for DirectiveGuardsRun {
                     let messages = ctx.data_opt::<ApiState>().map(|s| s.messages.as_ref());
                     let mut error =
                         errors::render(messages, &e).into_server_error(info.field.name.pos);
-                    error.path = path_of(&info);
+                    error.path = path_of(info.path_node);
                     return Err(error);
                 }
             }

@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    PathSegment, Response, ServerError, ServerResult, Value,
+    PathSegment, QueryPathNode, Response, ServerError, ServerResult, Value,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextResolve,
         ResolveInfo,
@@ -34,10 +34,10 @@ struct Collector {
     errors: Mutex<Vec<ServerError>>,
 }
 
-/// The response path of the field being resolved.
-pub(crate) fn path_of(info: &ResolveInfo<'_>) -> Vec<PathSegment> {
+/// The response path of a field, from its path node (built only when an error needs it).
+pub(crate) fn path_of(path_node: &QueryPathNode<'_>) -> Vec<PathSegment> {
     let mut segments = Vec::new();
-    let mut node = Some(info.path_node);
+    let mut node = Some(path_node);
     while let Some(n) = node {
         segments.push(match n.segment {
             async_graphql::QueryPathSegment::Index(i) => PathSegment::Index(i),
@@ -70,11 +70,11 @@ impl Extension for Collector {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let nullable = !info.return_type.ends_with('!');
-        let path = nullable.then(|| path_of(&info));
-        match (next.run(ctx, info).await, path) {
-            (Err(mut err), Some(path)) => {
+        let path_node = info.path_node;
+        match next.run(ctx, info).await {
+            Err(mut err) if nullable => {
                 if err.path.is_empty() {
-                    err.path = path;
+                    err.path = path_of(path_node);
                 }
                 self.errors
                     .lock()
@@ -82,7 +82,7 @@ impl Extension for Collector {
                     .push(err);
                 Ok(Some(Value::Null))
             }
-            (result, _) => result,
+            result => result,
         }
     }
 }
