@@ -7,14 +7,19 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use std::{sync::Arc, time::Duration};
+
 use warden::{
     auth::{
-        Credentials, RequestCredentials, Verified, password,
+        Credentials, RequestCredentials, Verified,
+        guards::{HasRole, Requirement},
+        password,
+        state::RevocationState,
         tokens::{NewToken, TokenCodec},
+        verify::{Presented, Source, TokenVerifier},
     },
     config::{JwtConfig, SigningKey},
     error::TokenKind,
-    graphql::guards::{HasRole, Requirement},
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -34,6 +39,7 @@ fn token(codec: &TokenCodec) -> String {
             fresh: true,
             sid: Some("00000000-0000-0000-0000-000000000000"),
             grants: Some((&roles, &[])),
+            grants_version: Some(0),
             csrf: None,
         })
         .expect("mint")
@@ -65,6 +71,25 @@ fn benches(c: &mut Criterion) {
     c.bench_function("decode RS256 access token", |b| {
         b.iter(|| rs.decode(black_box(&rs_token)).expect("valid"))
     });
+
+    // What a request pays for its token: decode, then the in-memory revocation state.
+    let state = Arc::new(RevocationState::new(Duration::from_secs(3600)));
+    state.confirm(std::time::Instant::now());
+    let hs = Arc::new(hs);
+    let verifier = TokenVerifier::new(hs.clone(), state, true);
+    c.bench_function(
+        "verify HS256 header token (decode + revocation state)",
+        |b| {
+            b.iter(|| {
+                verifier.verify(Presented {
+                    token: black_box(&hs_token),
+                    source: Source::Header,
+                    csrf_header: None,
+                    state_changing: true,
+                })
+            })
+        },
+    );
 
     let credentials = RequestCredentials::single(Credentials::Verified(Box::new(Verified {
         claims: hs.decode(&hs_token).expect("valid"),

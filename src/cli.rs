@@ -6,7 +6,9 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::{
+    auth::tokens::TokenCodec,
     config::Config,
+    events::EventLog,
     startup::{self, Application, StartupError},
     users::{self, NewUser},
 };
@@ -112,6 +114,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::User(command) => {
             let config = Config::from_env()?;
             let db = startup::connect_and_migrate(&config.database_url).await?;
+            // Changes are logged as events (no subscribers here): running servers tail them.
+            let log = EventLog::default();
+            let remember_until = TokenCodec::new(&config.jwt)?.outlives_now();
             let user_error = |e: crate::error::AppError| StartupError::Other(e.to_string());
             match command {
                 UserCommand::Create(args) => {
@@ -140,9 +145,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 }
                 UserCommand::SetRoles { email, roles } => {
                     let user = find(&db, &email).await?;
-                    let account = users::set_grants(&db, user, Some(&roles), None)
-                        .await
-                        .map_err(user_error)?;
+                    let account =
+                        users::set_grants(&db, &log, remember_until, user, Some(&roles), None)
+                            .await
+                            .map_err(user_error)?;
                     println!(
                         "roles of {}: [{}]",
                         account.user.email,
@@ -151,9 +157,16 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 }
                 UserCommand::SetPermissions { email, permissions } => {
                     let user = find(&db, &email).await?;
-                    let account = users::set_grants(&db, user, None, Some(&permissions))
-                        .await
-                        .map_err(user_error)?;
+                    let account = users::set_grants(
+                        &db,
+                        &log,
+                        remember_until,
+                        user,
+                        None,
+                        Some(&permissions),
+                    )
+                    .await
+                    .map_err(user_error)?;
                     println!(
                         "permissions of {}: [{}]",
                         account.user.email,

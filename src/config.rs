@@ -177,6 +177,21 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// TOML file overriding error messages.
     pub messages_path: Option<PathBuf>,
+    /// Longest the revocation state may go unconfirmed before guarded fields fail closed.
+    pub revocation_max_lag: Duration,
+    /// Where `/metrics` is served: its own listener, the main one (development), or nowhere.
+    pub metrics: MetricsExposure,
+}
+
+/// Where `GET /metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsExposure {
+    /// On a listener of its own (`WARDEN_METRICS_ADDR`).
+    Listener(SocketAddr),
+    /// On `WARDEN_ADDR` (development without `WARDEN_METRICS_ADDR`).
+    MainListener,
+    /// Not served (production without `WARDEN_METRICS_ADDR`).
+    Off,
 }
 
 /// Reads variables by name; empty values count as unset.
@@ -435,6 +450,24 @@ impl Config {
         }
         let leeway = env.duration("JWT_DECODE_LEEWAY", "0")?.as_secs();
 
+        let revocation_max_lag = env.duration("WARDEN_REVOCATION_MAX_LAG", "1s")?;
+        if revocation_max_lag < Duration::from_millis(100) {
+            return Err(ConfigError::new(
+                "WARDEN_REVOCATION_MAX_LAG",
+                "must be at least 100ms (the event feed needs time to confirm its state)",
+            ));
+        }
+        let metrics = match env.get("WARDEN_METRICS_ADDR") {
+            Some(text) => MetricsExposure::Listener(text.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "WARDEN_METRICS_ADDR",
+                    format!("expected host:port such as 127.0.0.1:9100, got {text:?}"),
+                )
+            })?),
+            None if production => MetricsExposure::Off,
+            None => MetricsExposure::MainListener,
+        };
+
         let admin = match (
             env.get("WARDEN_ADMIN_EMAIL"),
             env.get("WARDEN_ADMIN_PASSWORD"),
@@ -479,6 +512,8 @@ impl Config {
             refresh_reuse_grace: env.duration("WARDEN_REFRESH_REUSE_GRACE", "10s")?,
             cors_origins: env.list("WARDEN_CORS_ORIGINS"),
             messages_path: env.get("WARDEN_MESSAGES").map(PathBuf::from),
+            revocation_max_lag,
+            metrics,
         })
     }
 
@@ -529,6 +564,25 @@ mod tests {
         assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
         assert!(config.playground && config.introspection && !config.signup);
         assert!(config.key_is_ephemeral());
+        assert_eq!(config.revocation_max_lag, Duration::from_secs(1));
+        assert_eq!(config.metrics, MetricsExposure::MainListener);
+    }
+
+    #[test]
+    fn metrics_follow_the_environment_unless_given_their_own_address() {
+        let key = ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef");
+        let production = load(&[("WARDEN_ENV", "production"), key]).expect("loads");
+        assert_eq!(production.metrics, MetricsExposure::Off);
+        let own = load(&[
+            ("WARDEN_ENV", "production"),
+            key,
+            ("WARDEN_METRICS_ADDR", "127.0.0.1:9100"),
+        ])
+        .expect("loads");
+        assert_eq!(
+            own.metrics,
+            MetricsExposure::Listener("127.0.0.1:9100".parse().expect("addr"))
+        );
     }
 
     #[test]
@@ -548,6 +602,9 @@ mod tests {
             ("JWT_ACCESS_TOKEN_EXPIRES", "soon"),
             ("JWT_ALGORITHM", "none"),
             ("WARDEN_ADDR", "localhost"),
+            ("WARDEN_REVOCATION_MAX_LAG", "soon"),
+            ("WARDEN_REVOCATION_MAX_LAG", "10ms"),
+            ("WARDEN_METRICS_ADDR", "metrics"),
             ("WARDEN_SIGNUP", "maybe"),
             ("JWT_TOKEN_LOCATION", "query_string"),
             ("JWT_COOKIE_SAMESITE", "sometimes"),

@@ -161,6 +161,10 @@ pub enum AppError {
     /// The database failed; the cause is logged, never shown.
     #[error("Service unavailable")]
     Unavailable(#[source] sea_orm::DbErr),
+    /// This instance's revocation state is older than `WARDEN_REVOCATION_MAX_LAG`: it cannot
+    /// vouch that a token is not revoked, so it refuses (fails closed).
+    #[error("Service unavailable")]
+    Lagging,
     /// A fault of ours (a task panicked, a key could not sign); logged, never shown.
     #[error("Service unavailable")]
     Internal(String),
@@ -182,7 +186,9 @@ impl AppError {
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::NotFound => ErrorCode::NotFound,
-            Self::Unavailable(_) | Self::Internal(_) => ErrorCode::ServiceUnavailable,
+            Self::Unavailable(_) | Self::Lagging | Self::Internal(_) => {
+                ErrorCode::ServiceUnavailable
+            }
         }
     }
 
@@ -205,6 +211,7 @@ impl AppError {
             Self::BadUserInput(sentence) => Self::BadUserInput(sentence.clone()),
             Self::NotFound => Self::NotFound,
             Self::Unavailable(db) => Self::Internal(format!("database error: {db}")),
+            Self::Lagging => Self::Lagging,
             Self::Internal(cause) => Self::Internal(cause.clone()),
         }
     }

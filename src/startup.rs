@@ -18,20 +18,27 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{
-        grants::GrantsCache,
+        feed::Feed,
         revocation,
         service::AuthService,
         sessions,
+        state::RevocationState,
         tokens::{TokenCodec, now_secs},
+        verify::TokenVerifier,
     },
-    config::{Config, ConfigError},
+    config::{Config, ConfigError, MetricsExposure},
     error::AppError,
+    events::{self, EventLog},
     graphql::{self, ApiState},
     http::{self, HttpState},
     messages::Messages,
+    meter,
+    profiles::ProfileCache,
     users,
 };
 
+/// How often histograms are folded (the exporter keeps raw samples until then).
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often expired revocation entries and dead sessions are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Dead sessions are kept this long after their last refresh token expired (audit trail).
@@ -118,6 +125,30 @@ pub struct Application {
     db: DatabaseConnection,
     addr: SocketAddr,
     statements: Arc<AtomicU64>,
+    feed: Feed,
+    metrics: Option<(TcpListener, axum::Router)>,
+    metrics_addr: Option<SocketAddr>,
+    metrics_handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+/// The event feed reads on a connection of its own: a pool saturated by requests cannot
+/// delay it into failing closed, and its polling is not counted with the requests'
+/// statements. An in-memory SQLite database exists once per connection pool, so it shares.
+async fn feed_connection(
+    url: &str,
+    main: &DatabaseConnection,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(main.clone());
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .max_connections(2)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    Database::connect(options).await
 }
 
 impl Application {
@@ -144,20 +175,53 @@ impl Application {
             tracing::info!("bootstrap admin created");
         }
 
+        // The revocation state and the profile cache follow the event log: loaded now, then
+        // tailed by the feed once serving.
+        let state = Arc::new(RevocationState::new(config.revocation_max_lag));
+        let profiles = Arc::new(ProfileCache::default());
+        let log = EventLog::new(vec![state.clone(), profiles.clone()]);
+        let feed_db = feed_connection(&config.database_url, &db).await?;
+        let feed = Feed::load(feed_db, log.clone(), state.clone())
+            .await
+            .map_err(|e| StartupError::Other(format!("loading the event log: {e}")))?;
+
+        let metrics_handle = match config.metrics {
+            MetricsExposure::Off => None,
+            _ => meter::install(),
+        };
+        let metrics = match (config.metrics, &metrics_handle) {
+            (MetricsExposure::Listener(addr), Some(handle)) => Some((
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+                http::metrics::router(handle.clone()),
+            )),
+            _ => None,
+        };
+        let metrics_addr = match &metrics {
+            Some((listener, _)) => {
+                Some(listener.local_addr().map_err(|source| StartupError::Bind {
+                    addr: config.addr,
+                    source,
+                })?)
+            }
+            None => None,
+        };
+
         let transport = Arc::new(config.transport.clone());
         let auth = AuthService::new(
             db.clone(),
             codec.clone(),
             config.refresh_reuse_grace,
             transport.uses_cookies(),
+            log,
         )
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
-        let grants = Arc::new(GrantsCache::default());
         let schema = graphql::build_schema(
             ApiState {
                 db: db.clone(),
-                grants: grants.clone(),
+                profiles,
                 auth,
                 messages: Arc::new(messages),
                 signup: config.signup,
@@ -169,11 +233,13 @@ impl Application {
         let router = http::router(
             HttpState {
                 schema,
-                codec,
+                verifier: TokenVerifier::new(codec, state, transport.csrf_protect),
                 db: db.clone(),
-                grants,
                 transport,
                 playground: config.playground,
+                metrics: (config.metrics == MetricsExposure::MainListener)
+                    .then(|| metrics_handle.clone())
+                    .flatten(),
             },
             &config.cors_origins,
         );
@@ -195,7 +261,16 @@ impl Application {
             db,
             addr,
             statements,
+            feed,
+            metrics,
+            metrics_addr,
+            metrics_handle,
         })
+    }
+
+    /// The address of the metrics-only listener, when `WARDEN_METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address actually bound (the real port when 0 was asked for).
@@ -216,11 +291,32 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let pruner = tokio::spawn(prune_forever(self.db.clone()));
+        let mut background = vec![
+            tokio::spawn(prune_forever(self.db.clone())),
+            tokio::spawn(self.feed.run()),
+        ];
+        if let Some(handle) = self.metrics_handle {
+            background.push(tokio::spawn(async move {
+                let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
+                loop {
+                    every.tick().await;
+                    handle.run_upkeep();
+                }
+            }));
+        }
+        if let Some((listener, router)) = self.metrics {
+            background.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            }));
+        }
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
-        pruner.abort();
+        for task in background {
+            task.abort();
+        }
         self.db.close().await.ok();
         result
     }
@@ -234,6 +330,11 @@ async fn prune_forever(db: DatabaseConnection) {
     loop {
         every.tick().await;
         let now = now_secs();
+        match events::prune(&db, now).await {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "expired events deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+        }
         match revocation::prune(&db, now).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "expired revocation entries deleted"),
             Ok(_) => {}

@@ -7,6 +7,7 @@ use entity::{user, user_permission, user_role};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set, SqlErr, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
 };
 use secrecy::SecretString;
 use time::OffsetDateTime;
@@ -14,6 +15,7 @@ use time::OffsetDateTime;
 use crate::{
     auth::{password, tokens::now_secs},
     error::{AppError, AppResult},
+    events::{Change, EventLog},
 };
 
 /// Longest email accepted (RFC 5321's path limit).
@@ -42,6 +44,34 @@ pub struct Account {
     pub user: user::Model,
     /// Its grants.
     pub grants: Grants,
+}
+
+/// What clients may see of a user: the row without its password hash, and its grants. This
+/// is what the profile cache holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// User id.
+    pub id: i64,
+    /// Email (normalised).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// When the account was created.
+    pub created_at: OffsetDateTime,
+    /// Roles and permissions now.
+    pub grants: Grants,
+}
+
+impl From<Account> for Profile {
+    fn from(account: Account) -> Self {
+        Self {
+            id: account.user.id,
+            email: account.user.email,
+            name: account.user.name,
+            created_at: account.user.created_at,
+            grants: account.grants,
+        }
+    }
 }
 
 /// What creating a user needs.
@@ -222,14 +252,21 @@ async fn write_grants(db: &impl ConnectionTrait, user_id: i64, grants: &Grants) 
     Ok(())
 }
 
-/// Replaces one kind of a user's grants and bumps the grants version, in one transaction.
-/// Tokens minted before the change lose what it took away.
+/// Replaces one kind of a user's grants and bumps the grants version, in one transaction
+/// that also appends the `grants_changed` event (with the grants now held). Tokens minted
+/// before the change lose what it took away.
+///
+/// The version is bumped by the first statement, in the `UPDATE` itself: it takes the row's
+/// write lock, so a concurrent change of the same user waits for this one to commit and then
+/// reads its grants. Neither change is lost, and versions never repeat.
 ///
 /// # Errors
 /// `NOT_FOUND` for an unknown user, `BAD_USER_INPUT` for a bad name,
 /// `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn set_grants(
     db: &DatabaseConnection,
+    log: &EventLog,
+    remember_until: i64,
     user_id: i64,
     roles: Option<&[String]>,
     permissions: Option<&[String]>,
@@ -239,6 +276,18 @@ pub async fn set_grants(
         .map(|p| normalize_grants("Permission", p))
         .transpose()?;
     let txn = db.begin().await?;
+    let bumped = user::Entity::update_many()
+        .col_expr(
+            user::Column::GrantsVersion,
+            Expr::col(user::Column::GrantsVersion).add(1),
+        )
+        .col_expr(user::Column::GrantsChangedAt, Expr::value(now_secs()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&txn)
+        .await?;
+    if bumped.rows_affected == 0 {
+        return Err(AppError::NotFound);
+    }
     let user = user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
@@ -249,12 +298,22 @@ pub async fn set_grants(
         permissions: permissions.unwrap_or(current.permissions),
     };
     write_grants(&txn, user_id, &grants).await?;
-    let version = user.grants_version + 1;
-    let mut active: user::ActiveModel = user.into();
-    active.grants_version = Set(version);
-    active.grants_changed_at = Set(now_secs());
-    let user = active.update(&txn).await?;
+    let pending = log
+        .append(
+            &txn,
+            vec![(
+                Change::GrantsChanged {
+                    user_id,
+                    version: user.grants_version,
+                    roles: grants.roles.clone(),
+                    permissions: grants.permissions.clone(),
+                },
+                remember_until,
+            )],
+        )
+        .await?;
     txn.commit().await?;
+    log.committed(pending);
     Ok(Account { user, grants })
 }
 
@@ -300,6 +359,14 @@ pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Op
 /// `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn find_by_id(db: &DatabaseConnection, id: i64) -> AppResult<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
+}
+
+/// A user's profile by id (three reads: the row and its two kinds of grants).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn profile(db: &DatabaseConnection, id: i64) -> AppResult<Option<Profile>> {
+    Ok(account(db, id).await?.map(Profile::from))
 }
 
 /// Finds a user and its grants by id.
@@ -409,18 +476,42 @@ pub async fn page(
         .collect())
 }
 
-/// Changes a user's display name.
+/// Changes a user's display name, with a `profile_changed` event so that every instance's
+/// profile cache drops the old one.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for a bad name, `NOT_FOUND` for an unknown user,
 /// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn rename(db: &DatabaseConnection, user_id: i64, name: &str) -> AppResult<Account> {
+pub async fn rename(
+    db: &DatabaseConnection,
+    log: &EventLog,
+    remember_until: i64,
+    user_id: i64,
+    name: &str,
+) -> AppResult<Account> {
     let name = normalize_name(name)?;
-    let user = find_by_id(db, user_id).await?.ok_or(AppError::NotFound)?;
-    let mut active: user::ActiveModel = user.into();
-    active.name = Set(name);
-    let user = active.update(db).await?;
-    let grants = load_grants(db, user_id).await?;
+    let txn = db.begin().await?;
+    let renamed = user::Entity::update_many()
+        .col_expr(user::Column::Name, Expr::value(name))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&txn)
+        .await?;
+    if renamed.rows_affected == 0 {
+        return Err(AppError::NotFound);
+    }
+    let pending = log
+        .append(
+            &txn,
+            vec![(Change::ProfileChanged { user_id }, remember_until)],
+        )
+        .await?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let grants = load_grants(&txn, user_id).await?;
+    txn.commit().await?;
+    log.committed(pending);
     Ok(Account { user, grants })
 }
 

@@ -1,5 +1,6 @@
 //! The entities under short names, for `use entity::prelude::*`.
 
+pub use super::auth_event::Entity as AuthEvent;
 pub use super::revoked_token::Entity as RevokedToken;
 pub use super::session::Entity as Session;
 pub use super::user::Entity as User;

@@ -7,6 +7,7 @@ mod m20261129_000001_create_users;
 mod m20261129_000002_create_grants;
 mod m20261129_000003_create_sessions;
 mod m20261129_000004_create_revoked_tokens;
+mod m20261201_000005_create_auth_events;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_grants::Migration),
             Box::new(m20261129_000003_create_sessions::Migration),
             Box::new(m20261129_000004_create_revoked_tokens::Migration),
+            Box::new(m20261201_000005_create_auth_events::Migration),
         ]
     }
 }

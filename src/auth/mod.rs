@@ -1,13 +1,17 @@
 //! Authentication and authorisation that know neither HTTP nor GraphQL: tokens, passwords,
-//! sessions, revocation, and the flows that tie them together.
+//! sessions, revocation, what a presented token is worth ([`verify`]), what each guard asks
+//! of it ([`guards`]), and the flows that tie them together ([`service`]).
 
-pub mod grants;
+pub mod feed;
+pub mod guards;
 pub mod password;
 pub mod revocation;
 pub mod service;
 pub mod sessions;
+pub mod state;
 pub mod throttle;
 pub mod tokens;
+pub mod verify;
 
 use std::sync::Arc;
 

@@ -22,6 +22,8 @@ use crate::{
         tokens::{Claims, NewToken, SignedToken, TokenCodec, now_secs},
     },
     error::{AppError, AppResult, TokenKind},
+    events::{Change, EventLog},
+    meter,
     users::{self, Account},
 };
 
@@ -50,6 +52,8 @@ pub struct AuthService {
     throttle: Arc<Throttle>,
     /// Argon2 verifications run, for the metric and for tests that unknown emails pay too.
     password_checks: Arc<AtomicU64>,
+    /// Where revocations are recorded (and applied to this instance at commit).
+    log: EventLog,
 }
 
 fn now_ms() -> i64 {
@@ -68,12 +72,14 @@ impl AuthService {
         codec: Arc<TokenCodec>,
         reuse_grace: Duration,
         csrf: bool,
+        log: EventLog,
     ) -> AppResult<Self> {
         Ok(Self {
             db,
             codec,
             reuse_grace,
             csrf,
+            log,
             throttle: Arc::new(Throttle::default()),
             dummy_hash: password::dummy_hash().await?.into(),
             password_checks: Arc::new(AtomicU64::new(0)),
@@ -90,6 +96,42 @@ impl AuthService {
         &self.codec
     }
 
+    /// The event log revocations are written to.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// The event for a revoked `jti`: it matters until the token expires (with leeway).
+    fn jti_revoked(&self, claims: &Claims) -> (Change, i64) {
+        (
+            Change::JtiRevoked {
+                jti: claims.jti.clone(),
+                user_id: claims.user_id(),
+            },
+            claims.exp.saturating_add(self.codec.leeway()),
+        )
+    }
+
+    /// The events for ended sessions: they matter while any token of theirs can live.
+    fn sessions_revoked(
+        &self,
+        user_id: i64,
+        ids: impl IntoIterator<Item = String>,
+    ) -> Vec<(Change, i64)> {
+        let until = self.codec.outlives_now();
+        ids.into_iter()
+            .map(|session_id| {
+                (
+                    Change::SessionRevoked {
+                        session_id,
+                        user_id,
+                    },
+                    until,
+                )
+            })
+            .collect()
+    }
+
     fn access_token(
         &self,
         account: &Account,
@@ -102,6 +144,7 @@ impl AuthService {
             fresh,
             sid,
             grants: Some((&account.grants.roles, &account.grants.permissions)),
+            grants_version: Some(account.user.grants_version),
             csrf: self.csrf.then(|| uuid::Uuid::new_v4().to_string()),
         })
     }
@@ -114,6 +157,7 @@ impl AuthService {
                 fresh: false,
                 sid: Some(sid),
                 grants: None,
+                grants_version: None,
                 // Derived from the jti so that the successor handed out again inside the
                 // grace window is the very same token, cookie and CSRF value included.
                 csrf: self.csrf.then(|| {
@@ -144,6 +188,7 @@ impl AuthService {
         password: SecretString,
     ) -> AppResult<()> {
         if let Some(wait) = self.throttle.retry_after(key) {
+            ::metrics::counter!(meter::RATE_LIMITED).increment(1);
             return Err(AppError::RateLimited(wait));
         }
         let phc = user.map_or_else(|| self.dummy_hash.to_string(), |u| u.password_hash.clone());
@@ -224,7 +269,14 @@ impl AuthService {
     ) -> AppResult<Issued> {
         let user = users::find_by_email(&self.db, email).await?;
         let key = format!("email:{}", email.trim().to_lowercase());
-        self.check_password(&key, user.as_ref(), password).await?;
+        let checked = self.check_password(&key, user.as_ref(), password).await;
+        let result = match &checked {
+            Ok(()) => "ok",
+            Err(AppError::RateLimited(_)) => "rate_limited",
+            Err(_) => "failed",
+        };
+        ::metrics::counter!(meter::LOGINS, "result" => result).increment(1);
+        checked?;
         let user = user.ok_or(AppError::InvalidCredentials)?;
         let grants = users::load_grants(&self.db, user.id).await?;
         self.start_session(Account { user, grants }, true, user_agent)
@@ -254,9 +306,17 @@ impl AuthService {
 
         let Some(sid) = claims.sid.as_deref() else {
             // Minted elsewhere (no session): accept it once, then continue in a session of ours.
-            if !revocation::revoke_jti(&self.db, &claims.jti, claims.exp).await? {
+            let txn = self.db.begin().await?;
+            if !revocation::revoke_jti(&txn, &claims.jti, claims.exp).await? {
                 return Err(AppError::TokenRevoked);
             }
+            let pending = self
+                .log
+                .append(&txn, vec![self.jti_revoked(claims)])
+                .await?;
+            txn.commit().await?;
+            self.log.committed(pending);
+            ::metrics::counter!(meter::REFRESHES).increment(1);
             return self.start_session(account, false, user_agent).await;
         };
 
@@ -268,6 +328,7 @@ impl AuthService {
         if session.refresh_jti == claims.jti {
             let next = self.new_slot();
             if sessions::rotate(&self.db, sid, &claims.jti, &next, now_ms()).await? {
+                ::metrics::counter!(meter::REFRESHES).increment(1);
                 return self.issue_pair(account, false, sid, &next);
             }
             // Another request rotated it first: judge this one as a retired token.
@@ -288,6 +349,7 @@ impl AuthService {
                 iat: session.refresh_iat,
                 exp: session.refresh_exp,
             };
+            ::metrics::counter!(meter::REFRESHES).increment(1);
             return self.issue_pair(account, false, sid, &successor);
         }
 
@@ -296,10 +358,16 @@ impl AuthService {
             session_id = sid,
             "refresh token reuse detected; session revoked"
         );
+        ::metrics::counter!(meter::REUSE_DETECTED).increment(1);
         let txn = self.db.begin().await?;
-        sessions::revoke(&txn, sid).await?;
+        let mut changes = vec![self.jti_revoked(claims)];
+        if sessions::revoke(&txn, sid, user_id).await? {
+            changes.extend(self.sessions_revoked(user_id, [sid.to_owned()]));
+        }
         revocation::revoke_jti(&txn, &claims.jti, claims.exp).await?;
+        let pending = self.log.append(&txn, changes).await?;
         txn.commit().await?;
+        self.log.committed(pending);
         Err(AppError::TokenRevoked)
     }
 
@@ -355,8 +423,13 @@ impl AuthService {
         let user_id = user.id;
         let txn = self.db.begin().await?;
         users::set_password_hash(&txn, user, hash).await?;
-        sessions::revoke_all(&txn, user_id, claims.sid.as_deref()).await?;
+        let ended = sessions::revoke_all(&txn, user_id, claims.sid.as_deref()).await?;
+        let pending = self
+            .log
+            .append(&txn, self.sessions_revoked(user_id, ended))
+            .await?;
         txn.commit().await?;
+        self.log.committed(pending);
         Ok(())
     }
 
@@ -371,14 +444,45 @@ impl AuthService {
         }
         let txn = self.db.begin().await?;
         revocation::revoke_jti(&txn, &claims.jti, claims.exp).await?;
+        let mut changes = vec![self.jti_revoked(claims)];
         match (everywhere, claims.user_id(), claims.sid.as_deref()) {
             (true, Some(user_id), _) => {
-                sessions::revoke_all(&txn, user_id, None).await?;
+                let ended = sessions::revoke_all(&txn, user_id, None).await?;
+                changes.extend(self.sessions_revoked(user_id, ended));
             }
-            (_, _, Some(sid)) => sessions::revoke(&txn, sid).await?,
+            (_, Some(user_id), Some(sid)) if sessions::revoke(&txn, sid, user_id).await? => {
+                changes.extend(self.sessions_revoked(user_id, [sid.to_owned()]));
+            }
             _ => {}
         }
+        let pending = self.log.append(&txn, changes).await?;
         txn.commit().await?;
+        self.log.committed(pending);
+        ::metrics::counter!(meter::REVOCATIONS, "kind" => "logout").increment(1);
+        Ok(())
+    }
+
+    /// Ends one of the caller's own sessions.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` when the session is not the caller's (or does not exist),
+    /// `SERVICE_UNAVAILABLE` when the database fails.
+    pub async fn revoke_session(&self, claims: &Claims, session_id: &str) -> AppResult<()> {
+        let user_id = claims.user_id().ok_or(AppError::NotFound)?;
+        let session = sessions::find(&self.db, session_id).await?;
+        if session.is_none_or(|s| s.user_id != user_id) {
+            return Err(AppError::NotFound);
+        }
+        let txn = self.db.begin().await?;
+        let changes = if sessions::revoke(&txn, session_id, user_id).await? {
+            self.sessions_revoked(user_id, [session_id.to_owned()])
+        } else {
+            Vec::new()
+        };
+        let pending = self.log.append(&txn, changes).await?;
+        txn.commit().await?;
+        self.log.committed(pending);
+        ::metrics::counter!(meter::REVOCATIONS, "kind" => "session").increment(1);
         Ok(())
     }
 }
@@ -416,9 +520,15 @@ mod tests {
         )
         .await
         .expect("user");
-        let service = AuthService::new(db, Arc::new(codec), Duration::from_secs(10), false)
-            .await
-            .expect("service");
+        let service = AuthService::new(
+            db,
+            Arc::new(codec),
+            Duration::from_secs(10),
+            false,
+            EventLog::default(),
+        )
+        .await
+        .expect("service");
         (service, dir)
     }
 

@@ -2,8 +2,8 @@
 
 use entity::session;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, sea_query::Expr,
 };
 use time::OffsetDateTime;
 
@@ -107,24 +107,29 @@ pub async fn touch(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Ends one session: its access and refresh tokens are refused from now on.
+/// Ends one live session of `user_id`: its access and refresh tokens are refused from now
+/// on. Returns whether it was live (and so whether a revocation event is due).
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn revoke(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
-    session::Entity::update_many()
+pub async fn revoke(db: &impl ConnectionTrait, id: &str, user_id: i64) -> AppResult<bool> {
+    let result = session::Entity::update_many()
         .col_expr(
             session::Column::RevokedAt,
             Expr::value(OffsetDateTime::now_utc()),
         )
         .filter(session::Column::Id.eq(id))
+        .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
 }
 
-/// Ends every live session of a user but `keep` (if given). Returns how many ended.
+/// Ends every live session of a user but `keep` (if given). Returns the ids it ended.
+///
+/// The ids are read first and only those are ended, so the caller's revocation events name
+/// exactly the sessions that ended (a session started meanwhile is not touched).
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.
@@ -132,18 +137,29 @@ pub async fn revoke_all(
     db: &impl ConnectionTrait,
     user_id: i64,
     keep: Option<&str>,
-) -> AppResult<u64> {
-    let mut update = session::Entity::update_many()
+) -> AppResult<Vec<String>> {
+    let mut live = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(keep) = keep {
+        live = live.filter(session::Column::Id.ne(keep));
+    }
+    let ids: Vec<String> = live.into_tuple().all(db).await?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    session::Entity::update_many()
         .col_expr(
             session::Column::RevokedAt,
             Expr::value(OffsetDateTime::now_utc()),
         )
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null());
-    if let Some(keep) = keep {
-        update = update.filter(session::Column::Id.ne(keep));
-    }
-    Ok(update.exec(db).await?.rows_affected)
+        .filter(session::Column::Id.is_in(ids.clone()))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(ids)
 }
 
 /// A user's sessions that are neither revoked nor past their refresh token's expiry, newest

@@ -94,6 +94,12 @@ pub struct Claims {
     /// The session this token belongs to; absent in tokens minted elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Access tokens: the user's grants version when the token was made. A token whose
+    /// version is older than the user's current one keeps only the grants still held.
+    /// Versions, not timestamps: a change and a login in the same second, or clocks that
+    /// differ between instances, cannot leave a removed grant in a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gv: Option<i64>,
     /// Issuer, when configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
@@ -165,6 +171,8 @@ pub struct NewToken<'a> {
     pub sid: Option<&'a str>,
     /// Access tokens: the user's grants now.
     pub grants: Option<(&'a [String], &'a [String])>,
+    /// Access tokens: the grants version those grants belong to.
+    pub grants_version: Option<i64>,
     /// Cookie transport: the double-submit value.
     pub csrf: Option<String>,
 }
@@ -299,6 +307,19 @@ impl TokenCodec {
         self.refresh_ttl
     }
 
+    /// Clock skew allowed on `exp`, seconds: a token may be accepted this long after it expired.
+    pub fn leeway(&self) -> i64 {
+        i64::try_from(self.validation.leeway).unwrap_or(i64::MAX)
+    }
+
+    /// The latest a token minted now of either kind can still be accepted (Unix seconds): how
+    /// long a revocation or grants change made now must be remembered.
+    pub fn outlives_now(&self) -> i64 {
+        now_secs()
+            .saturating_add(self.access_ttl.max(self.refresh_ttl))
+            .saturating_add(self.leeway())
+    }
+
     /// The public keys as a JWK set (asymmetric algorithms only).
     pub fn jwks(&self) -> Option<&serde_json::Value> {
         self.jwks.as_ref()
@@ -333,6 +354,7 @@ impl TokenCodec {
             roles: new.grants.map(|(roles, _)| roles.to_vec()),
             permissions: new.grants.map(|(_, permissions)| permissions.to_vec()),
             sid: new.sid.map(str::to_owned),
+            gv: if access { new.grants_version } else { None },
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         }
@@ -402,6 +424,7 @@ mod tests {
             fresh: true,
             sid: None,
             grants: Some((&[], &[])),
+            grants_version: Some(0),
             csrf: None,
         }
     }

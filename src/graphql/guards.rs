@@ -7,9 +7,10 @@
 //! and what runs cannot drift. We chose this over pairing `guard = …` with `directive = …`
 //! on every field, where forgetting one half would go unnoticed.
 //!
-//! Each guard is a small type that reads only the request's [`Credentials`] (decided once by
-//! the transport) and is also an `async_graphql::Guard`, so guards compose with
-//! `and`/`or` where code needs them. A bad token fails guarded fields only.
+//! What each guard asks is decided in [`crate::auth::guards`], on the request's
+//! [`Credentials`] (judged once by `auth::verify`); here each guard is also an
+//! `async_graphql::Guard`, so guards compose with `and`/`or` where code needs them, and a
+//! refusal becomes the field's error. A bad token fails guarded fields only.
 
 use std::{
     collections::HashMap,
@@ -24,12 +25,23 @@ use async_graphql::{
 
 use crate::{
     auth::{
-        Credentials, RequestCredentials, Verified,
+        Credentials, RequestCredentials,
+        guards::{
+            Authenticated, Fresh, HasPermission, HasRole, RefreshToken, Requirement,
+            SelfOrPermission, token_of_kind,
+        },
         tokens::{Claims, now_secs},
     },
-    error::{AppError, Required, TokenKind},
+    error::{AppError, TokenKind},
     graphql::{errors, nulls::path_of, schema::ApiState},
+    meter,
 };
+
+/// Counts a refusal by its code (`/metrics`).
+fn denied(error: &AppError) -> &AppError {
+    ::metrics::counter!(meter::GUARD_DENIALS, "code" => error.code().as_str()).increment(1);
+    error
+}
 
 static NO_CREDENTIALS: LazyLock<RequestCredentials> =
     LazyLock::new(|| RequestCredentials::missing("Authorization Header"));
@@ -39,195 +51,12 @@ fn credentials<'a>(ctx: &Context<'a>) -> &'a RequestCredentials {
         .map_or(&*NO_CREDENTIALS, |c| c.as_ref())
 }
 
-/// The verified token of the wanted kind, or why there is none.
-fn token_of_kind(credentials: &RequestCredentials, kind: TokenKind) -> Result<&Verified, AppError> {
-    match credentials.for_kind(kind) {
-        Credentials::Missing(place) => Err(AppError::Unauthenticated(place.clone())),
-        Credentials::Rejected(err) => Err(err.duplicate()),
-        Credentials::Verified(v) if v.claims.kind() != kind => Err(AppError::WrongTokenType(kind)),
-        Credentials::Verified(v) => Ok(v),
-    }
-}
-
-/// A check on the request's credentials.
-pub trait Requirement: Send + Sync {
-    /// `Ok` lets the field resolve; the error is the field's.
-    ///
-    /// # Errors
-    /// The contract error for what is missing.
-    fn check_credentials(&self, credentials: &RequestCredentials, now: i64)
-    -> Result<(), AppError>;
-}
-
-/// `@authenticated`: any valid access token.
-#[derive(Debug, Clone, Copy)]
-pub struct Authenticated;
-
-impl Requirement for Authenticated {
-    fn check_credentials(
-        &self,
-        credentials: &RequestCredentials,
-        _now: i64,
-    ) -> Result<(), AppError> {
-        token_of_kind(credentials, TokenKind::Access).map(|_| ())
-    }
-}
-
-/// `@refreshToken`: a valid refresh token.
-#[derive(Debug, Clone, Copy)]
-pub struct RefreshToken;
-
-impl Requirement for RefreshToken {
-    fn check_credentials(
-        &self,
-        credentials: &RequestCredentials,
-        _now: i64,
-    ) -> Result<(), AppError> {
-        token_of_kind(credentials, TokenKind::Refresh).map(|_| ())
-    }
-}
-
-/// `@fresh`: an access token made right after a password check, or whose "fresh until"
-/// time is still ahead.
-#[derive(Debug, Clone, Copy)]
-pub struct Fresh;
-
-impl Requirement for Fresh {
-    fn check_credentials(
-        &self,
-        credentials: &RequestCredentials,
-        now: i64,
-    ) -> Result<(), AppError> {
-        let token = token_of_kind(credentials, TokenKind::Access)?;
-        if token.claims.is_fresh(now) {
-            Ok(())
-        } else {
-            Err(AppError::FreshTokenRequired)
-        }
-    }
-}
-
-/// `@hasRole(anyOf:)`: the token carries one of these roles, and (if the user's grants
-/// changed since) the user still holds it.
-#[derive(Debug, Clone)]
-pub struct HasRole {
-    any_of: Vec<String>,
-}
-
-impl HasRole {
-    /// Any one of `roles`.
-    pub fn any_of(roles: &[&str]) -> Self {
-        Self {
-            any_of: roles.iter().map(|r| (*r).to_owned()).collect(),
-        }
-    }
-}
-
-impl Requirement for HasRole {
-    fn check_credentials(
-        &self,
-        credentials: &RequestCredentials,
-        _now: i64,
-    ) -> Result<(), AppError> {
-        let token = token_of_kind(credentials, TokenKind::Access)?;
-        let carried: Vec<&String> = self
-            .any_of
-            .iter()
-            .filter(|role| token.claims.roles().contains(role))
-            .collect();
-        if carried.is_empty() {
-            return Err(AppError::Forbidden(Required::Roles(self.any_of.clone())));
-        }
-        match &token.current_grants {
-            Some(now) if !carried.iter().any(|role| now.roles.contains(role)) => {
-                Err(AppError::GrantsChanged)
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// `@hasPermission(allOf:)`: the token carries all of these permissions, and (if the user's
-/// grants changed since) the user still holds them.
-#[derive(Debug, Clone)]
-pub struct HasPermission {
-    all_of: Vec<String>,
-}
-
-impl HasPermission {
-    /// All of `permissions`.
-    pub fn all_of(permissions: &[&str]) -> Self {
-        Self {
-            all_of: permissions.iter().map(|p| (*p).to_owned()).collect(),
-        }
-    }
-}
-
-/// True when the token carries every permission in `all_of`.
-fn carries_all(claims: &Claims, all_of: &[String]) -> bool {
-    all_of.iter().all(|p| claims.permissions().contains(p))
-}
-
-impl Requirement for HasPermission {
-    fn check_credentials(
-        &self,
-        credentials: &RequestCredentials,
-        _now: i64,
-    ) -> Result<(), AppError> {
-        let token = token_of_kind(credentials, TokenKind::Access)?;
-        if !carries_all(&token.claims, &self.all_of) {
-            return Err(AppError::Forbidden(Required::Permissions(
-                self.all_of.clone(),
-            )));
-        }
-        match &token.current_grants {
-            Some(now) if !self.all_of.iter().all(|p| now.permissions.contains(p)) => {
-                Err(AppError::GrantsChanged)
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// `@selfOrPermission(allOf:)`: the object is the caller's own, or the caller holds all of
-/// these permissions. It needs the object, so its resolver runs it (see
-/// [`check_self_or_permission`]); the directive documents it and marks the field as guarded.
-#[derive(Debug, Clone)]
-pub struct SelfOrPermission {
-    owner: i64,
-    all_of: HasPermission,
-}
-
-impl SelfOrPermission {
-    /// The object belongs to user `owner`.
-    pub fn new(owner: i64, all_of: &[&str]) -> Self {
-        Self {
-            owner,
-            all_of: HasPermission::all_of(all_of),
-        }
-    }
-}
-
-impl Requirement for SelfOrPermission {
-    fn check_credentials(
-        &self,
-        credentials: &RequestCredentials,
-        now: i64,
-    ) -> Result<(), AppError> {
-        let token = token_of_kind(credentials, TokenKind::Access)?;
-        if token.claims.user_id() == Some(self.owner) {
-            return Ok(());
-        }
-        self.all_of.check_credentials(credentials, now)
-    }
-}
-
 macro_rules! async_graphql_guard {
     ($($ty:ty),*) => {$(
         impl Guard for $ty {
             async fn check(&self, ctx: &Context<'_>) -> Result<()> {
                 self.check_credentials(credentials(ctx), now_secs())
-                    .map_err(|e| errors::to_graphql(ctx, &e))
+                    .map_err(|e| errors::to_graphql(ctx, denied(&e)))
             }
         }
     )*};
@@ -249,7 +78,7 @@ async_graphql_guard!(
 pub fn check_self_or_permission(ctx: &Context<'_>, owner: i64, all_of: &[&str]) -> Result<()> {
     SelfOrPermission::new(owner, all_of)
         .check_credentials(credentials(ctx), now_secs())
-        .map_err(|e| errors::to_graphql(ctx, &e))
+        .map_err(|e| errors::to_graphql(ctx, denied(&e)))
 }
 
 /// The caller's access token claims.
@@ -346,12 +175,10 @@ impl FieldGuard {
             "authenticated" => Self::Authenticated,
             "refreshToken" => Self::RefreshToken,
             "fresh" => Self::Fresh,
-            "hasRole" => Self::HasRole(HasRole {
-                any_of: string_list(invocation, "anyOf"),
-            }),
-            "hasPermission" => Self::HasPermission(HasPermission {
-                all_of: string_list(invocation, "allOf"),
-            }),
+            "hasRole" => Self::HasRole(HasRole::new(string_list(invocation, "anyOf"))),
+            "hasPermission" => {
+                Self::HasPermission(HasPermission::new(string_list(invocation, "allOf")))
+            }
             _ => return None,
         })
     }
@@ -426,6 +253,7 @@ impl Extension for DirectiveGuardsRun {
             let now = now_secs();
             for guard in guards {
                 if let Err(e) = guard.requirement().check_credentials(credentials, now) {
+                    denied(&e);
                     let messages = ctx.data_opt::<ApiState>().map(|s| s.messages.as_ref());
                     let mut error =
                         errors::render(messages, &e).into_server_error(info.field.name.pos);
@@ -443,6 +271,7 @@ mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema};
 
     use super::*;
+    use crate::auth::Verified;
 
     fn access(roles: &[&str], permissions: &[&str], is_fresh: bool) -> RequestCredentials {
         let claims: Claims = serde_json::from_value(serde_json::json!({
@@ -522,36 +351,5 @@ mod tests {
         )
         .await;
         assert_eq!(first_code(&none).as_deref(), Some("UNAUTHENTICATED"));
-    }
-
-    #[test]
-    fn a_stale_token_keeps_only_the_grants_still_held() {
-        let claims: Claims = serde_json::from_value(serde_json::json!({
-            "sub": "1", "iat": 0, "exp": i64::MAX / 2, "jti": "j", "type": "access",
-            "fresh": true, "roles": ["admin", "editor"], "permissions": ["a", "b"],
-        }))
-        .expect("claims");
-        let credentials = RequestCredentials::single(Credentials::Verified(Box::new(Verified {
-            claims,
-            current_grants: Some(Arc::new(crate::users::Grants {
-                roles: vec!["editor".into()],
-                permissions: vec!["a".into()],
-            })),
-        })));
-        let check = |r: &dyn Requirement| {
-            r.check_credentials(&credentials, 0)
-                .map_err(|e| e.to_string())
-        };
-        assert_eq!(
-            check(&HasRole::any_of(&["admin"])),
-            Err("Token has been revoked: grants changed".into())
-        );
-        assert_eq!(check(&HasRole::any_of(&["admin", "editor"])), Ok(()));
-        assert_eq!(check(&HasPermission::all_of(&["a"])), Ok(()));
-        assert_eq!(
-            check(&HasPermission::all_of(&["a", "b"])),
-            Err("Token has been revoked: grants changed".into())
-        );
-        assert_eq!(check(&HasRole::any_of(&["owner"])), Err("Forbidden".into()));
     }
 }

@@ -1,11 +1,9 @@
 //! Mutation fields. Each guarded field declares its guard with its directive (see `guards`).
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
-    auth::{service::Issued, sessions},
+    auth::service::Issued,
     error::AppError,
     graphql::{
         RequestMeta, cookies,
@@ -40,8 +38,7 @@ fn user_id(id: &ID) -> Result<i64, AppError> {
     id.parse().map_err(|_| AppError::NotFound)
 }
 
-/// Replaces one kind of a user's grants, and records the change in this instance's cache so
-/// its own next request needs no load.
+/// Replaces one kind of a user's grants; the change's event reaches every instance's guards.
 async fn change_grants(
     ctx: &Context<'_>,
     user_id: &ID,
@@ -50,14 +47,16 @@ async fn change_grants(
 ) -> Result<User> {
     let state = ctx.data::<ApiState>()?;
     let id = self::user_id(user_id).api(ctx)?;
-    let account: Account = users::set_grants(&state.db, id, roles, permissions)
-        .await
-        .api(ctx)?;
-    state.grants.store(
-        account.user.id,
-        account.user.grants_version,
-        Arc::new(account.grants.clone()),
-    );
+    let account: Account = users::set_grants(
+        &state.db,
+        state.auth.log(),
+        state.auth.codec().outlives_now(),
+        id,
+        roles,
+        permissions,
+    )
+    .await
+    .api(ctx)?;
     Ok(User::seen_by_other(account))
 }
 
@@ -121,7 +120,16 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
         let id = claims.user_id().ok_or(AppError::NotFound).api(ctx)?;
-        Ok(users::rename(&state.db, id, &name).await.api(ctx)?.into())
+        let account = users::rename(
+            &state.db,
+            state.auth.log(),
+            state.auth.codec().outlives_now(),
+            id,
+            &name,
+        )
+        .await
+        .api(ctx)?;
+        Ok(account.into())
     }
 
     /// Changes the caller's password and ends their other sessions.
@@ -232,13 +240,11 @@ impl Mutation {
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
-        let session = sessions::find(&state.db, id.as_str()).await.api(ctx)?;
-        match session {
-            Some(s) if Some(s.user_id) == claims.user_id() => {
-                sessions::revoke(&state.db, &s.id).await.api(ctx)?;
-                Ok(true)
-            }
-            _ => Err(to_graphql(ctx, &AppError::NotFound)),
-        }
+        state
+            .auth
+            .revoke_session(claims, id.as_str())
+            .await
+            .api(ctx)?;
+        Ok(true)
     }
 }

@@ -7,17 +7,21 @@
 //! error of a *nullable* field, records it, resolves the field to `null`, and appends the
 //! recorded errors to the response. Errors of non-null fields propagate unchanged.
 
-use std::sync::{Arc, Mutex};
-
-use async_graphql::{
-    PathSegment, QueryPathNode, Response, ServerError, ServerResult, Value,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextResolve,
-        ResolveInfo,
-    },
+use std::{
+    sync::{Arc, Mutex, OnceLock},
+    time::Instant,
 };
 
-use crate::error::ErrorCode;
+use async_graphql::{
+    PathSegment, QueryPathNode, Response, ServerError, ServerResult, Value, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+        NextResolve, ResolveInfo,
+    },
+    parser::types::{ExecutableDocument, OperationType},
+};
+
+use crate::{error::ErrorCode, meter};
 
 /// The factory installed on the schema.
 pub struct NullOnError;
@@ -87,20 +91,33 @@ impl Extension for Collector {
     }
 }
 
-/// Gives every error a contract code: the ones async-graphql raises itself (syntax,
-/// validation, unknown fields, wrong argument types, depth and complexity limits) carry
-/// none, and are all the client's input to fix, so they become `BAD_USER_INPUT`.
+/// Per request, the outermost extension: gives every error a contract code, and meters the
+/// request (count and latency by operation type).
+///
+/// The codes: errors async-graphql raises itself (syntax, validation, unknown fields, wrong
+/// argument types, depth and complexity limits) carry none, and are all the client's input to
+/// fix, so they become `BAD_USER_INPUT`.
+///
+/// Metering lives here rather than in an extension of its own because every extension is a
+/// link in the chain each field's resolution walks through.
 pub struct CodeEveryError;
 
 impl ExtensionFactory for CodeEveryError {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CodeEveryError)
+        Arc::new(Envelope::default())
     }
 }
 
+/// One per request: the operation type, once the document is parsed.
+#[derive(Default)]
+struct Envelope {
+    operation: OnceLock<&'static str>,
+}
+
 #[async_graphql::async_trait::async_trait]
-impl Extension for CodeEveryError {
+impl Extension for Envelope {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let started = Instant::now();
         let mut response = next.run(ctx).await;
         for error in &mut response.errors {
             let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -108,6 +125,30 @@ impl Extension for CodeEveryError {
                 extensions.set("code", ErrorCode::BadUserInput.as_str());
             }
         }
+        let operation = self.operation.get().copied().unwrap_or("unknown");
+        ::metrics::counter!(meter::REQUESTS, "operation" => operation).increment(1);
+        ::metrics::histogram!(meter::REQUEST_SECONDS, "operation" => operation)
+            .record(started.elapsed().as_secs_f64());
         response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let kind = match document.operations.iter().next() {
+            Some((_, op)) => match op.node.ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            },
+            None => "unknown",
+        };
+        self.operation.set(kind).ok();
+        Ok(document)
     }
 }

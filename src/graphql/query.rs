@@ -34,10 +34,12 @@ impl Query {
             return Ok(None);
         };
         let state = ctx.data::<ApiState>()?;
-        Ok(users::account(&state.db, id)
+        Ok(state
+            .profiles
+            .get(&state.db, id)
             .await
             .api(ctx)?
-            .map(User::from))
+            .map(|profile| User::from(profile.as_ref())))
     }
 
     /// `Hello, <name>` with a valid access token, `Hello, guest` with none; a token that is
@@ -47,12 +49,12 @@ impl Query {
             return Ok(Some("Hello, guest".to_owned()));
         };
         let state = ctx.data::<ApiState>()?;
-        let user = match claims.user_id() {
-            Some(id) => users::find_by_id(&state.db, id).await.api(ctx)?,
+        let profile = match claims.user_id() {
+            Some(id) => state.profiles.get(&state.db, id).await.api(ctx)?,
             None => None,
         };
         // A valid token minted elsewhere for a user we do not store still greets by subject.
-        let name = user.map_or_else(|| claims.sub.clone(), |u| u.name);
+        let name = profile.map_or_else(|| claims.sub.clone(), |p| p.name.clone());
         Ok(Some(format!("Hello, {name}")))
     }
 

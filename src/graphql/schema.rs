@@ -6,7 +6,7 @@ use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{grants::GrantsCache, service::AuthService},
+    auth::service::AuthService,
     config::TransportConfig,
     graphql::{
         guards::DirectiveGuards,
@@ -15,6 +15,7 @@ use crate::{
         query::Query,
     },
     messages::Messages,
+    profiles::ProfileCache,
 };
 
 /// The Warden schema type.
@@ -31,8 +32,8 @@ const MAX_COMPLEXITY: usize = 500;
 pub struct ApiState {
     /// The database.
     pub db: DatabaseConnection,
-    /// Current grants of users whose grants changed (kept in step by grant mutations).
-    pub grants: Arc<GrantsCache>,
+    /// User profiles (`me`, `greeting`), kept right by the event log.
+    pub profiles: Arc<ProfileCache>,
     /// The auth flows.
     pub auth: AuthService,
     /// Error texts.

@@ -3,7 +3,12 @@
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use time::OffsetDateTime;
 
-use crate::{auth::service::Issued, error::AppError, graphql::guards, users::Account};
+use crate::{
+    auth::service::Issued,
+    error::AppError,
+    graphql::guards,
+    users::{Account, Profile},
+};
 
 /// The permission that lets a caller read other users' emails.
 pub const USERS_READ: &str = "users:read";
@@ -43,6 +48,21 @@ impl From<Account> for User {
             roles: account.grants.roles,
             permissions: account.grants.permissions,
             created_at: account.user.created_at,
+        }
+    }
+}
+
+impl From<&Profile> for User {
+    /// The user as seen by themself (`me`).
+    fn from(profile: &Profile) -> Self {
+        Self {
+            is_viewer: true,
+            id: profile.id,
+            email: profile.email.clone(),
+            name: profile.name.clone(),
+            roles: profile.grants.roles.clone(),
+            permissions: profile.grants.permissions.clone(),
+            created_at: profile.created_at,
         }
     }
 }

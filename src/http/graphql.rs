@@ -61,13 +61,11 @@ async fn execute(
     is_post: bool,
     batch: BatchRequest,
 ) -> Response {
-    let verifier = credentials::Verifier {
+    let finder = credentials::Finder {
         transport: &state.transport,
-        codec: &state.codec,
-        db: &state.db,
-        grants: &state.grants,
+        verifier: &state.verifier,
     };
-    let credentials = verifier.resolve(headers, is_post).await;
+    let credentials = finder.resolve(headers, is_post);
     let batch = batch
         .data(Arc::new(credentials))
         .data(request_meta(headers));

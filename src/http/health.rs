@@ -19,8 +19,13 @@ pub async fn healthz() -> &'static str {
 /// How long readiness waits for the database; probes want a quick answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /readyz`: 200 when the database answers (within two seconds), 503 otherwise.
+/// `GET /readyz`: 200 when the database answers (within two seconds) and the revocation
+/// state is current (within `WARDEN_REVOCATION_MAX_LAG`), 503 otherwise.
 pub async fn readyz(State(state): State<HttpState>) -> Response {
+    if !state.verifier.state().is_current() {
+        tracing::warn!("readiness check: revocation state is behind the event log");
+        return (StatusCode::SERVICE_UNAVAILABLE, "revocation state lagging").into_response();
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(e)) => {
@@ -36,7 +41,7 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
 
 /// `GET /.well-known/jwks.json`: the public keys (asymmetric algorithms only).
 pub async fn jwks(State(state): State<HttpState>) -> Response {
-    match state.codec.jwks() {
+    match state.verifier.codec().jwks() {
         Some(set) => Json(set.clone()).into_response(),
         None => (
             StatusCode::NOT_FOUND,

@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 pub mod playground;
 
 use std::{sync::Arc, time::Duration};
@@ -14,6 +15,7 @@ use axum::{
     http::{HeaderName, HeaderValue, Method, Request, header},
     routing::get,
 };
+use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -24,11 +26,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{
-    auth::{grants::GrantsCache, tokens::TokenCodec},
-    config::TransportConfig,
-    graphql::WardenSchema,
-};
+use crate::{auth::verify::TokenVerifier, config::TransportConfig, graphql::WardenSchema};
 
 /// Largest request body accepted (GraphQL documents for this API are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -42,16 +40,16 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct HttpState {
     /// The schema.
     pub schema: WardenSchema,
-    /// Token verification.
-    pub codec: Arc<TokenCodec>,
-    /// The database (revocation checks, readiness).
+    /// What a presented token is worth (signature, claims, revocation state).
+    pub verifier: TokenVerifier,
+    /// The database (readiness).
     pub db: DatabaseConnection,
-    /// Current grants of users whose grants changed.
-    pub grants: Arc<GrantsCache>,
     /// Where tokens travel.
     pub transport: Arc<TransportConfig>,
     /// GraphiQL on `GET /graphql`.
     pub playground: bool,
+    /// `GET /metrics` on this listener (development without `WARDEN_METRICS_ADDR`).
+    pub metrics: Option<PrometheusHandle>,
 }
 
 /// Builds the router with its layers.
@@ -77,6 +75,9 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     let mut router = Router::new().merge(graphql_routes);
     if playground {
         router = router.route("/graphiql/{file}", get(playground::asset));
+    }
+    if state.metrics.is_some() {
+        router = router.route("/metrics", get(metrics::serve));
     }
     let mut router = router
         .route("/healthz", get(health::healthz))

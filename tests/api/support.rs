@@ -5,11 +5,12 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 use tokio::{sync::oneshot, task::JoinHandle};
 use warden::{
     config::Config,
+    events::{Change, EventLog},
     startup::Application,
     users::{self, NewUser},
 };
@@ -55,6 +56,8 @@ macro_rules! backend_test {
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener, when `WARDEN_METRICS_ADDR` is set.
+    pub metrics_base: Option<String>,
     /// The database URL (for the CLI and restarts).
     pub database_url: String,
     /// The variables the app was configured with.
@@ -122,6 +125,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
     }
     let mut app = TestApp {
         base: String::new(),
+        metrics_base: None,
         database_url,
         vars,
         client: reqwest::Client::builder()
@@ -142,6 +146,7 @@ impl TestApp {
         let config = Config::from_map(&self.vars).expect("test config");
         let app = Application::build(config).await.expect("app builds");
         let addr: SocketAddr = app.local_addr();
+        self.metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         self.statements = app.statements();
         let (tx, rx) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(app.run_until(async move {
@@ -155,6 +160,7 @@ impl TestApp {
     pub async fn another_instance(&self) -> TestApp {
         let mut other = TestApp {
             base: String::new(),
+            metrics_base: None,
             database_url: self.database_url.clone(),
             vars: self.vars.clone(),
             client: self.client.clone(),
@@ -248,6 +254,79 @@ impl TestApp {
             login["accessToken"].as_str().expect("access").to_owned(),
             login["refreshToken"].as_str().expect("refresh").to_owned(),
         )
+    }
+
+    /// Changes a user's grants the way another process does (the CLI, another instance):
+    /// in the database and its event log, with nothing told to this app, which learns of it
+    /// through its event feed.
+    pub async fn set_grants_elsewhere(
+        &self,
+        user_id: i64,
+        roles: Option<&[String]>,
+        permissions: Option<&[String]>,
+    ) {
+        let db = self.db().await;
+        users::set_grants(
+            &db,
+            &EventLog::default(),
+            now() + 31 * 86_400,
+            user_id,
+            roles,
+            permissions,
+        )
+        .await
+        .expect("grants changed");
+        db.close().await.ok();
+    }
+
+    /// Revokes a `jti` the way another instance does: the revocation list and its event, in
+    /// one transaction, with nothing told to this app.
+    pub async fn revoke_elsewhere(&self, jti: &str, expires_at: i64) {
+        let db = self.db().await;
+        let txn = db.begin().await.expect("begin");
+        warden::auth::revocation::revoke_jti(&txn, jti, expires_at)
+            .await
+            .expect("revoked");
+        let change = Change::JtiRevoked {
+            jti: jti.to_owned(),
+            user_id: None,
+        };
+        let _pending = EventLog::default()
+            .append(&txn, vec![(change, expires_at)])
+            .await
+            .expect("event");
+        txn.commit().await.expect("commit");
+        db.close().await.ok();
+    }
+
+    /// Sends `query` until `done` holds for the answer (a change made elsewhere reaches this
+    /// app through its event feed, within `WARDEN_REVOCATION_MAX_LAG`); panics after 5 s.
+    pub async fn eventually(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let body = self.graphql(token, query, json!({})).await;
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not within 5 s: {query} still answers {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until this app refuses `token` as revoked (see [`Self::eventually`]).
+    pub async fn until_revoked(&self, token: &str) {
+        self.eventually(Some(token), "{ greeting }", |body| {
+            body["errors"][0]["extensions"]["code"] == "TOKEN_REVOKED"
+        })
+        .await;
     }
 
     /// Creates a user and logs it in; returns `(user id, access, refresh)`.

@@ -282,19 +282,47 @@ backend_test! {
         db.execute_unprepared("DROP TABLE sessions").await.expect("drop");
         db.close().await.ok();
 
-        let body = app.graphql(Some(&access), ME, json!({})).await;
-        assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
-        assert_eq!(message(&body), "Service unavailable");
+        // Guards need no database: a valid token still reads `me` (its profile is loaded from
+        // the users table, which is there).
+        assert!(app.graphql(Some(&access), ME, json!({})).await["data"]["me"].is_object());
         let login = app
             .graphql(None, "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { accessToken } }", json!({}))
             .await;
         assert_eq!(code(&login), "SERVICE_UNAVAILABLE", "{login}");
+        assert_eq!(message(&login), "Service unavailable");
         let text = login.to_string().to_lowercase();
         for leak in ["sessions", "table", "sql", "relation"] {
             assert!(!text.contains(leak), "no internals ({leak}) in {login}");
         }
         // Public fields that need no database still answer.
         assert_eq!(app.graphql(None, "{ greeting }", json!({})).await["data"]["greeting"], "Hello, guest");
+    }
+}
+
+backend_test! {
+    async fn a_feed_broken_longer_than_the_lag_bound_fails_closed_and_recovers(backend) {
+        let app = spawn_app_with(backend, &[("WARDEN_REVOCATION_MAX_LAG", "300ms")]).await;
+        let (_, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let ready = || async { app.client.get(format!("{}/readyz", app.base)).send().await.expect("readyz").status().as_u16() };
+        assert_eq!(ready().await, 200);
+        let db = app.db().await;
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("ALTER TABLE auth_events RENAME TO auth_events_away").await.expect("rename");
+
+        // The state cannot be confirmed: guarded fields refuse rather than trust it.
+        let body = app.eventually(Some(&access), ME, |b| !b["errors"].is_null()).await;
+        assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
+        assert_eq!(message(&body), "Service unavailable");
+        assert_eq!(ready().await, 503);
+        // A public field without a token still answers.
+        assert_eq!(app.graphql(None, "{ greeting }", json!({})).await["data"]["greeting"], "Hello, guest");
+
+        // The feed reads again: it recovers without a restart.
+        db.execute_unprepared("ALTER TABLE auth_events_away RENAME TO auth_events").await.expect("rename back");
+        db.close().await.ok();
+        let body = app.eventually(Some(&access), ME, |b| b["errors"].is_null()).await;
+        assert!(body["data"]["me"].is_object(), "{body}");
+        assert_eq!(ready().await, 200);
     }
 }
 

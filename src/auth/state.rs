@@ -1,0 +1,317 @@
+//! What the guards need to know about revocation, held in memory: revoked `jti`s, revoked
+//! sessions, and the latest grants of users whose grants changed. A valid token is then
+//! judged without a database round trip.
+//!
+//! The state is fed by the event log ([`crate::events`]): loaded at start, updated at once by
+//! this instance's own commits, and tailed by [`crate::auth::feed`] for everyone else's. It
+//! is only as good as its last confirmation: when the feed has not confirmed it current
+//! within `WARDEN_REVOCATION_MAX_LAG`, every check fails closed (`SERVICE_UNAVAILABLE`) until
+//! the feed catches up again.
+//!
+//! Memory is bounded by the revocations within a token lifetime: each entry is dropped once
+//! no token it could affect can still be valid.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use crate::{
+    auth::tokens::{Claims, now_secs},
+    error::AppError,
+    events::{Change, Event, Subscriber},
+    users::Grants,
+};
+
+/// The latest grants of a user whose grants changed recently.
+#[derive(Debug, Clone)]
+struct GrantsMark {
+    version: i64,
+    grants: Arc<Grants>,
+    until: i64,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// `jti` → until (Unix seconds).
+    jtis: HashMap<String, i64>,
+    /// Session id → until.
+    sessions: HashMap<String, i64>,
+    /// User id → latest grants.
+    grants: HashMap<i64, GrantsMark>,
+}
+
+/// In-memory revocation state of one instance.
+#[derive(Debug)]
+pub struct RevocationState {
+    entries: RwLock<Entries>,
+    /// Milliseconds after `base` at which the state was last confirmed current.
+    confirmed_ms: AtomicU64,
+    base: Instant,
+    max_lag: Duration,
+}
+
+/// What the state says about a token that is not revoked.
+#[derive(Debug, Clone, Default)]
+pub struct TokenStanding {
+    /// The user's grants now, when they changed since the token was made.
+    pub current_grants: Option<Arc<Grants>>,
+}
+
+impl RevocationState {
+    /// An empty state that counts as current for no longer than `max_lag` after each
+    /// confirmation. It starts unconfirmed.
+    pub fn new(max_lag: Duration) -> Self {
+        Self {
+            entries: RwLock::default(),
+            confirmed_ms: AtomicU64::new(0),
+            base: Instant::now(),
+            max_lag,
+        }
+    }
+
+    /// The longest the state may go unconfirmed.
+    pub fn max_lag(&self) -> Duration {
+        self.max_lag
+    }
+
+    /// Records that the state reflected every committed event as of `at`.
+    pub fn confirm(&self, at: Instant) {
+        let ms = u64::try_from(at.saturating_duration_since(self.base).as_millis())
+            .unwrap_or(u64::MAX)
+            // 0 means "never"; a confirmation in the first millisecond counts as 1.
+            .max(1);
+        self.confirmed_ms.fetch_max(ms, Ordering::AcqRel);
+    }
+
+    /// How long ago the state was last confirmed current (`None`: never).
+    pub fn age(&self) -> Option<Duration> {
+        let confirmed = self.confirmed_ms.load(Ordering::Acquire);
+        if confirmed == 0 {
+            return None;
+        }
+        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Some(Duration::from_millis(now.saturating_sub(confirmed)))
+    }
+
+    /// True when the state may be acted on.
+    pub fn is_current(&self) -> bool {
+        self.age().is_some_and(|age| age <= self.max_lag)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Judges a verified token: revoked by `jti` or session, or standing (with the current
+    /// grants when they changed since it was made).
+    ///
+    /// # Errors
+    /// `TOKEN_REVOKED`; `SERVICE_UNAVAILABLE` when the state is not confirmed current.
+    pub fn check(&self, claims: &Claims) -> Result<TokenStanding, AppError> {
+        if !self.is_current() {
+            return Err(AppError::Lagging);
+        }
+        let entries = self.read();
+        if entries.jtis.contains_key(&claims.jti) {
+            return Err(AppError::TokenRevoked);
+        }
+        if let Some(sid) = &claims.sid
+            && entries.sessions.contains_key(sid)
+        {
+            return Err(AppError::TokenRevoked);
+        }
+        let current_grants = claims
+            .user_id()
+            .and_then(|user_id| entries.grants.get(&user_id))
+            // A token minted elsewhere carries no grants version: judge it by the current
+            // grants whenever they changed within the window.
+            .filter(|mark| claims.gv.is_none_or(|gv| gv < mark.version))
+            .map(|mark| mark.grants.clone());
+        Ok(TokenStanding { current_grants })
+    }
+
+    /// Drops entries that no valid token can be affected by any more.
+    pub fn prune(&self, now: i64) {
+        let mut entries = self.write();
+        entries.jtis.retain(|_, until| *until >= now);
+        entries.sessions.retain(|_, until| *until >= now);
+        entries.grants.retain(|_, mark| mark.until >= now);
+    }
+
+    /// How many entries are held (jtis, sessions, grants), for metrics and tests.
+    pub fn len(&self) -> (usize, usize, usize) {
+        let entries = self.read();
+        (
+            entries.jtis.len(),
+            entries.sessions.len(),
+            entries.grants.len(),
+        )
+    }
+}
+
+impl Subscriber for RevocationState {
+    fn apply(&self, events: &[Event]) {
+        let now = now_secs();
+        let mut entries = self.write();
+        for event in events.iter().filter(|e| e.expires_at >= now) {
+            match &event.change {
+                Change::JtiRevoked { jti, .. } => {
+                    entries.jtis.insert(jti.clone(), event.expires_at);
+                }
+                Change::SessionRevoked { session_id, .. } => {
+                    entries
+                        .sessions
+                        .insert(session_id.clone(), event.expires_at);
+                }
+                Change::GrantsChanged {
+                    user_id,
+                    version,
+                    roles,
+                    permissions,
+                } => {
+                    let newer = entries
+                        .grants
+                        .get(user_id)
+                        .is_none_or(|mark| mark.version < *version);
+                    if newer {
+                        entries.grants.insert(
+                            *user_id,
+                            GrantsMark {
+                                version: *version,
+                                grants: Arc::new(Grants {
+                                    roles: roles.clone(),
+                                    permissions: permissions.clone(),
+                                }),
+                                until: event.expires_at,
+                            },
+                        );
+                    }
+                }
+                Change::ProfileChanged { .. } => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(jti: &str, sid: Option<&str>, gv: Option<i64>) -> Claims {
+        serde_json::from_value(serde_json::json!({
+            "sub": "7", "iat": 0, "exp": i64::MAX / 2, "jti": jti, "type": "access",
+            "sid": sid, "gv": gv, "roles": ["admin"],
+        }))
+        .expect("claims")
+    }
+
+    fn event(id: i64, change: Change) -> Event {
+        Event {
+            id,
+            change,
+            expires_at: now_secs() + 60,
+            created_at_ms: 0,
+        }
+    }
+
+    fn current_state() -> RevocationState {
+        let state = RevocationState::new(Duration::from_secs(1));
+        state.confirm(Instant::now());
+        state
+    }
+
+    #[test]
+    fn an_unconfirmed_or_stale_state_fails_closed() {
+        let state = RevocationState::new(Duration::from_millis(50));
+        let token = claims("a", None, Some(0));
+        assert!(matches!(state.check(&token), Err(AppError::Lagging)));
+        state.confirm(Instant::now());
+        assert!(state.check(&token).is_ok());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(matches!(state.check(&token), Err(AppError::Lagging)));
+        state.confirm(Instant::now());
+        assert!(state.check(&token).is_ok(), "recovers without a restart");
+    }
+
+    #[test]
+    fn revoked_jtis_and_sessions_are_refused() {
+        let state = current_state();
+        state.apply(&[
+            event(
+                1,
+                Change::JtiRevoked {
+                    jti: "gone".into(),
+                    user_id: Some(7),
+                },
+            ),
+            event(
+                2,
+                Change::SessionRevoked {
+                    session_id: "s1".into(),
+                    user_id: 7,
+                },
+            ),
+        ]);
+        assert!(matches!(
+            state.check(&claims("gone", None, Some(0))),
+            Err(AppError::TokenRevoked)
+        ));
+        assert!(matches!(
+            state.check(&claims("other", Some("s1"), Some(0))),
+            Err(AppError::TokenRevoked)
+        ));
+        assert!(state.check(&claims("other", Some("s2"), Some(0))).is_ok());
+    }
+
+    #[test]
+    fn grants_versions_decide_staleness_not_timestamps() {
+        let state = current_state();
+        let change = |version: i64, roles: &[&str]| Change::GrantsChanged {
+            user_id: 7,
+            version,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            permissions: vec![],
+        };
+        state.apply(&[event(1, change(3, &[]))]);
+        let stale = state.check(&claims("a", None, Some(2))).expect("standing");
+        assert_eq!(stale.current_grants.expect("stale").roles.len(), 0);
+        let current = state.check(&claims("b", None, Some(3))).expect("standing");
+        assert!(current.current_grants.is_none());
+        let foreign = state.check(&claims("c", None, None)).expect("standing");
+        assert!(foreign.current_grants.is_some(), "no version: judged now");
+        // An older version arriving late (own commit, then the feed) changes nothing.
+        state.apply(&[event(1, change(2, &["admin"]))]);
+        let still = state.check(&claims("d", None, Some(2))).expect("standing");
+        assert!(still.current_grants.expect("stale").roles.is_empty());
+    }
+
+    #[test]
+    fn entries_are_dropped_once_no_token_can_need_them() {
+        let state = current_state();
+        let mut old = event(
+            1,
+            Change::JtiRevoked {
+                jti: "old".into(),
+                user_id: None,
+            },
+        );
+        old.expires_at = now_secs() + 1;
+        state.apply(&[old]);
+        assert_eq!(state.len(), (1, 0, 0));
+        state.prune(now_secs() + 2);
+        assert_eq!(state.len(), (0, 0, 0));
+    }
+}

@@ -1,0 +1,56 @@
+//! Metrics: the names Warden reports and the Prometheus registry behind `GET /metrics`.
+//!
+//! Call sites use the `metrics` macros with the names below. The recorder is process-wide
+//! (the `metrics` crate has one global recorder), so several applications in one process,
+//! as in the test suite, share one registry.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// GraphQL operations executed, by `operation` (query, mutation, subscription, unknown).
+pub const REQUESTS: &str = "warden_graphql_requests_total";
+/// GraphQL operation latency in seconds, by `operation`.
+pub const REQUEST_SECONDS: &str = "warden_graphql_request_duration_seconds";
+/// Logins by `result` (ok, failed, rate_limited).
+pub const LOGINS: &str = "warden_logins_total";
+/// Successful refreshes (rotations and grace-window repeats).
+pub const REFRESHES: &str = "warden_refreshes_total";
+/// Refresh-token reuse detected (the session was revoked).
+pub const REUSE_DETECTED: &str = "warden_refresh_reuse_detected_total";
+/// Revocations written, by `kind` (jti, session).
+pub const REVOCATIONS: &str = "warden_revocations_total";
+/// Guarded fields refused, by `code`.
+pub const GUARD_DENIALS: &str = "warden_guard_denials_total";
+/// Password checks refused by the rate limit.
+pub const RATE_LIMITED: &str = "warden_rate_limited_total";
+/// Seconds since the revocation state was last confirmed current.
+pub const FEED_AGE: &str = "warden_event_feed_age_seconds";
+/// Seconds between an event's commit (writer's clock) and its application here.
+pub const FEED_DELAY: &str = "warden_event_feed_delay_seconds";
+/// Cache lookups, by `cache` and `result` (hit, miss).
+pub const CACHE: &str = "warden_cache_requests_total";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once) and returns the handle that renders it; `None`
+/// if another recorder was installed first (an embedding application's own).
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+                    0.25, 0.5, 1.0, 2.5,
+                ])
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
