@@ -12,6 +12,7 @@ use crate::{
         guards::DirectiveGuards,
         mutation::Mutation,
         nulls::{CodeEveryError, NullOnError},
+        phase::MarkExecution,
         query::Query,
     },
     messages::Messages,
@@ -52,6 +53,7 @@ pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
         .limit_complexity(MAX_COMPLEXITY)
         // Outer first: NullOnError sees the errors of the guards that run inside it.
         .extension(CodeEveryError)
+        .extension(MarkExecution)
         .extension(NullOnError)
         .extension(DirectiveGuards::default())
         .data(state);

@@ -7,6 +7,7 @@ mod auth_flows;
 mod cli;
 mod cookie_transport;
 mod deny_by_default;
+mod graphql_over_http;
 mod guard_matrix;
 mod http_surface;
 mod playground;
