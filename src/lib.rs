@@ -14,7 +14,9 @@
 //!   the resolver, and [`graphql::nulls`] turns a failed nullable field into `null` at its
 //!   path. Resolvers call [`auth::service`] (login, refresh with rotation, reauth, logout,
 //!   password change; [`auth::throttle`] limits wrong passwords) and [`users`];
-//!   [`graphql::cookies`] sets token cookies when cookies are a token location.
+//!   [`graphql::cookies`] sets token cookies when cookies are a token location;
+//!   [`graphql::phase`] records whether execution started, which [`http::graphql`] needs for
+//!   the status code it negotiates with the media type.
 //! - [`error`] is the domain error with the contract's codes; [`graphql::errors`] is the one
 //!   place it becomes `extensions.code`, with texts from [`messages`].
 //! - [`cli`] is the command line; [`telemetry`] sets up logging.

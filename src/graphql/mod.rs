@@ -6,6 +6,7 @@ pub mod errors;
 pub mod guards;
 pub mod mutation;
 pub mod nulls;
+pub mod phase;
 pub mod query;
 pub mod schema;
 pub mod types;

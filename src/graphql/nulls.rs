@@ -21,7 +21,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, OperationType},
 };
 
-use crate::{error::ErrorCode, meter};
+use crate::{error::ErrorCode, graphql::phase::mark_started, meter};
 
 /// The factory installed on the schema.
 pub struct NullOnError;
@@ -61,6 +61,7 @@ impl Extension for Collector {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        mark_started(ctx);
         let mut response = next.run(ctx, operation_name).await;
         let collected = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()));
         response.errors.extend(collected);

@@ -8,6 +8,7 @@ mod cli;
 mod cookie_transport;
 mod deny_by_default;
 mod event_feed;
+mod graphql_over_http;
 mod guard_matrix;
 mod http_surface;
 mod playground;
