@@ -4,6 +4,7 @@
 
 pub mod feed;
 pub mod guards;
+pub mod live;
 pub mod password;
 pub mod revocation;
 pub mod service;

@@ -9,6 +9,7 @@ pub mod nulls;
 pub mod phase;
 pub mod query;
 pub mod schema;
+pub mod subscription;
 pub mod types;
 
 pub use schema::{ApiState, WardenSchema, build_schema, sdl};

@@ -2,24 +2,25 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::service::AuthService,
+    auth::{live::LiveEvents, service::AuthService},
     config::TransportConfig,
     graphql::{
         guards::DirectiveGuards,
         mutation::Mutation,
         nulls::{CodeEveryError, NullOnError},
         query::Query,
+        subscription::Subscription,
     },
     messages::Messages,
     profiles::ProfileCache,
 };
 
 /// The Warden schema type.
-pub type WardenSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type WardenSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest query accepted. Our own types nest a few levels; the introspection query GraphiQL
 /// sends nests `ofType` about fifteen deep.
@@ -34,6 +35,8 @@ pub struct ApiState {
     pub db: DatabaseConnection,
     /// User profiles (`me`, `greeting`), kept right by the event log.
     pub profiles: Arc<ProfileCache>,
+    /// Events fanned out to open subscriptions.
+    pub live: Arc<LiveEvents>,
     /// The auth flows.
     pub auth: AuthService,
     /// Error texts.
@@ -48,7 +51,7 @@ pub struct ApiState {
 
 /// Builds the schema with its limits and state.
 pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
-    let builder = Schema::build(Query, Mutation, EmptySubscription)
+    let builder = Schema::build(Query, Mutation, Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         // Outer first: NullOnError sees the errors of the guards that run inside it.
@@ -65,7 +68,5 @@ pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
 
 /// The SDL, as committed in `schema.graphql` (`warden schema` prints it).
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }

@@ -11,6 +11,7 @@ mod event_feed;
 mod graphql_over_http;
 mod guard_matrix;
 mod http_surface;
+mod live_events;
 mod playground;
 mod protected_fields;
 mod scale_out;
