@@ -96,6 +96,10 @@ fn the_contracts_guarded_fields_show_their_requirement() {
         "setUserRoles(userId: ID!, roles: [String!]!): User! @hasRole(anyOf: [\"admin\"]) @fresh",
         "email: String @selfOrPermission(allOf: [\"users:read\"])",
         "sessionEvents: SessionEvent! @authenticated",
+        "setUserDisabled(userId: ID!, disabled: Boolean!): User! @hasRole(anyOf: [\"admin\"]) @fresh",
+        "revokeUserSessions(userId: ID!): Int! @hasRole(anyOf: [\"admin\"]) @fresh",
+        "deleteUser(userId: ID!): Boolean! @hasRole(anyOf: [\"admin\"]) @fresh",
+        "disabled: Boolean @hasPermission(allOf: [\"users:read\"])",
     ] {
         assert!(sdl.contains(line), "schema shows `{line}`");
     }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admin_controls;
 mod auth_flows;
 mod cli;
 mod cookie_transport;
