@@ -2,6 +2,7 @@
 //! It extracts and checks the token once per request and hands the outcome to the schema.
 
 pub mod credentials;
+pub mod example;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
@@ -84,7 +85,10 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     let playground = state.playground;
     let mut router = Router::new().merge(graphql_routes);
     if playground {
-        router = router.route("/graphiql/{file}", get(playground::asset));
+        router = router
+            .route("/graphiql/{file}", get(playground::asset))
+            .route("/example/", get(example::index))
+            .route("/example/{file}", get(example::file));
     }
     if state.metrics.is_some() {
         router = router.route("/metrics", get(metrics::serve));

@@ -5,6 +5,7 @@ mod support;
 
 mod admin_controls;
 mod auth_flows;
+mod browser;
 mod cli;
 mod cookie_transport;
 mod deny_by_default;
