@@ -55,8 +55,18 @@ pub struct SessionEvent {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// Session events pushed to subscribers, by `kind`.
+pub const EVENTS_METRIC: &str = "warden_live_events_total";
+
 impl SessionEvent {
     fn new(kind: SessionEventKind, session_id: Option<&str>) -> Self {
+        let label = match kind {
+            SessionEventKind::SignedOut => "SIGNED_OUT",
+            SessionEventKind::GrantsChanged => "GRANTS_CHANGED",
+            SessionEventKind::AccessTokenExpiring => "ACCESS_TOKEN_EXPIRING",
+            SessionEventKind::AccountDisabled => "ACCOUNT_DISABLED",
+        };
+        ::metrics::counter!(EVENTS_METRIC, "kind" => label).increment(1);
         Self {
             kind,
             at: OffsetDateTime::now_utc(),
