@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// See the note on `mimalloc` in Cargo.toml: memory freed after a password hash goes back to
+/// the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     warden::telemetry::init();
