@@ -5,9 +5,12 @@ mod support;
 
 mod auth_flows;
 mod cli;
+mod configuration;
 mod cookie_transport;
 mod deny_by_default;
 mod event_feed;
+mod flask_interop;
+mod graphql_limits;
 mod graphql_over_http;
 mod guard_matrix;
 mod http_surface;
@@ -16,4 +19,5 @@ mod protected_fields;
 mod scale_out;
 mod schema_snapshot;
 mod signing_keys;
+mod token_edges;
 mod token_errors;
