@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::{
-    auth::tokens::TokenCodec,
+    auth::{admin, tokens::TokenCodec},
     config::Config,
     events::EventLog,
     startup::{self, Application, StartupError},
@@ -58,6 +58,24 @@ pub enum UserCommand {
         /// A permission (repeat for several; none clears them).
         #[arg(long = "permission")]
         permissions: Vec<String>,
+    },
+    /// Disable an account: every session ends at once and its tokens are refused.
+    Disable {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account (its ended sessions stay ended).
+    Enable {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// End every session of an account.
+    RevokeSessions {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -117,6 +135,11 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             // Changes are logged as events (no subscribers here): running servers tail them.
             let log = EventLog::default();
             let remember_until = TokenCodec::new(&config.jwt)?.outlives_now();
+            let recorder = admin::Recorder {
+                log: &log,
+                remember_until,
+            };
+
             let user_error = |e: crate::error::AppError| StartupError::Other(e.to_string());
             match command {
                 UserCommand::Create(args) => {
@@ -173,11 +196,44 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                         account.grants.permissions.join(", ")
                     );
                 }
+                UserCommand::Disable { email } => {
+                    set_disabled(&db, recorder, &email, true).await?;
+                }
+                UserCommand::Enable { email } => {
+                    set_disabled(&db, recorder, &email, false).await?;
+                }
+                UserCommand::RevokeSessions { email } => {
+                    let user = find(&db, &email).await?;
+                    let ended = admin::revoke_sessions(&db, recorder, user)
+                        .await
+                        .map_err(user_error)?;
+                    println!("{ended} session(s) of {email} ended");
+                }
             }
             db.close().await.ok();
             Ok(())
         }
     }
+}
+
+/// `user disable` / `user enable`.
+async fn set_disabled(
+    db: &sea_orm::DatabaseConnection,
+    recorder: admin::Recorder<'_>,
+    email: &str,
+    disabled: bool,
+) -> Result<(), StartupError> {
+    let user = find(db, email).await?;
+    let account = admin::set_disabled(db, recorder, user, disabled)
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+    let state = if account.user.disabled {
+        "disabled"
+    } else {
+        "enabled"
+    };
+    println!("{} is {state}", account.user.email);
+    Ok(())
 }
 
 async fn find(db: &sea_orm::DatabaseConnection, email: &str) -> Result<i64, StartupError> {

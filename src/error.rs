@@ -143,6 +143,9 @@ pub enum AppError {
     /// Sign-up is turned off (`WARDEN_SIGNUP`).
     #[error("Forbidden: sign-up is disabled")]
     SignupDisabled,
+    /// The right password for an account an admin disabled.
+    #[error("Account disabled")]
+    AccountDisabled,
     /// Cookie token without a matching CSRF header.
     #[error("{}", match .0 { CsrfFailure::Missing => "Missing CSRF token", CsrfFailure::Mismatch => "CSRF double submit tokens do not match" })]
     Csrf(CsrfFailure),
@@ -180,7 +183,9 @@ impl AppError {
             Self::TokenRevoked | Self::GrantsChanged => ErrorCode::TokenRevoked,
             Self::WrongTokenType(_) => ErrorCode::WrongTokenType,
             Self::FreshTokenRequired => ErrorCode::FreshTokenRequired,
-            Self::Forbidden(_) | Self::SignupDisabled => ErrorCode::Forbidden,
+            Self::Forbidden(_) | Self::SignupDisabled | Self::AccountDisabled => {
+                ErrorCode::Forbidden
+            }
             Self::Csrf(_) => ErrorCode::CsrfFailed,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::RateLimited(_) => ErrorCode::RateLimited,
@@ -205,6 +210,7 @@ impl AppError {
             Self::FreshTokenRequired => Self::FreshTokenRequired,
             Self::Forbidden(required) => Self::Forbidden(required.clone()),
             Self::SignupDisabled => Self::SignupDisabled,
+            Self::AccountDisabled => Self::AccountDisabled,
             Self::Csrf(failure) => Self::Csrf(*failure),
             Self::InvalidCredentials => Self::InvalidCredentials,
             Self::RateLimited(secs) => Self::RateLimited(*secs),

@@ -64,6 +64,22 @@ pub enum Change {
         /// The user.
         user_id: i64,
     },
+    /// An account was disabled: every token of the user is refused until it is enabled again
+    /// (its sessions were ended by the same transaction, so only tokens minted later work).
+    UserDisabled {
+        /// The user.
+        user_id: i64,
+    },
+    /// A disabled account was enabled again.
+    UserEnabled {
+        /// The user.
+        user_id: i64,
+    },
+    /// An account was deleted: every token of the user is refused.
+    UserDeleted {
+        /// The user.
+        user_id: i64,
+    },
 }
 
 impl Change {
@@ -73,6 +89,9 @@ impl Change {
             Self::SessionRevoked { .. } => "session_revoked",
             Self::GrantsChanged { .. } => "grants_changed",
             Self::ProfileChanged { .. } => "profile_changed",
+            Self::UserDisabled { .. } => "user_disabled",
+            Self::UserEnabled { .. } => "user_enabled",
+            Self::UserDeleted { .. } => "user_deleted",
         }
     }
 
@@ -82,7 +101,10 @@ impl Change {
             Self::JtiRevoked { user_id, .. } => *user_id,
             Self::SessionRevoked { user_id, .. }
             | Self::GrantsChanged { user_id, .. }
-            | Self::ProfileChanged { user_id } => Some(*user_id),
+            | Self::ProfileChanged { user_id }
+            | Self::UserDisabled { user_id }
+            | Self::UserEnabled { user_id }
+            | Self::UserDeleted { user_id } => Some(*user_id),
         }
     }
 }
@@ -128,6 +150,15 @@ impl Event {
                 }
             }
             "profile_changed" => Change::ProfileChanged {
+                user_id: row.user_id?,
+            },
+            "user_disabled" => Change::UserDisabled {
+                user_id: row.user_id?,
+            },
+            "user_enabled" => Change::UserEnabled {
+                user_id: row.user_id?,
+            },
+            "user_deleted" => Change::UserDeleted {
                 user_id: row.user_id?,
             },
             _ => return None,
@@ -237,7 +268,10 @@ impl EventLog {
                     .map_err(|e| AppError::Internal(format!("event payload: {e}")))?;
                     row.payload = Set(Some(payload));
                 }
-                Change::ProfileChanged { .. } => {}
+                Change::ProfileChanged { .. }
+                | Change::UserDisabled { .. }
+                | Change::UserEnabled { .. }
+                | Change::UserDeleted { .. } => {}
             }
             let id = auth_event::Entity::insert(row)
                 .exec(txn)

@@ -2,21 +2,23 @@
 //!
 //! A tour, in the order a request meets the code:
 //! - [`config`] reads every setting once at start; [`startup`] opens the database, applies
-//!   [`migration`]s, creates the bootstrap admin and binds the listener.
-//! - [`http`] (axum) receives the request: transport checks (JSON, size), then
-//!   [`http::credentials`] finds the token (header or cookie, CSRF for cookies), decodes it
-//!   with [`auth::tokens`] and checks [`auth::revocation`] — one query that also reads the
-//!   user's grants version — once, into an [`auth::RequestCredentials`] value;
-//!   [`auth::grants`] supplies current grants for tokens older than a grants change.
-//!   [`http::playground`] serves GraphiQL from the binary.
+//!   [`migration`]s, creates the bootstrap admin, loads the event log and binds the listeners.
+//! - [`http`] (axum) receives the request: transport checks (media types, JSON, size), then
+//!   [`http::credentials`] finds the token (header or cookie, and the CSRF header) and
+//!   [`auth::verify`] judges it once, into an [`auth::RequestCredentials`] value: decode with
+//!   [`auth::tokens`], the CSRF double submit, then revocation and grants from the in-memory
+//!   [`auth::state`] — no database round trip. [`http::playground`] serves GraphiQL from the
+//!   binary; [`http::metrics`] serves `/metrics` ([`meter`] names what is measured).
 //! - [`graphql`] (async-graphql) executes the operation. Each guarded field declares its guard
-//!   with an SDL directive; the [`graphql::guards::DirectiveGuards`] extension runs it before
-//!   the resolver, and [`graphql::nulls`] turns a failed nullable field into `null` at its
-//!   path. Resolvers call [`auth::service`] (login, refresh with rotation, reauth, logout,
-//!   password change; [`auth::throttle`] limits wrong passwords) and [`users`];
-//!   [`graphql::cookies`] sets token cookies when cookies are a token location;
-//!   [`graphql::phase`] records whether execution started, which [`http::graphql`] needs for
-//!   the status code it negotiates with the media type.
+//!   with an SDL directive; the [`graphql::guards::DirectiveGuards`] extension runs the
+//!   requirement of [`auth::guards`] before the resolver, and [`graphql::nulls`] turns a failed
+//!   nullable field into `null` at its path. Resolvers call [`auth::service`] (login, refresh
+//!   with rotation, reauth, logout, password change; [`auth::throttle`] limits wrong passwords),
+//!   [`users`] and the [`profiles`] cache; [`graphql::cookies`] sets token cookies when cookies
+//!   are a token location.
+//! - Every change that can kill or weaken a token appends to the [`events`] log in its own
+//!   transaction; this instance applies it at commit, and [`auth::feed`] tails the log for the
+//!   other instances' (and the CLI's) changes, keeping [`auth::state`] and [`profiles`] current.
 //! - [`error`] is the domain error with the contract's codes; [`graphql::errors`] is the one
 //!   place it becomes `extensions.code`, with texts from [`messages`].
 //! - [`cli`] is the command line; [`telemetry`] sets up logging.

@@ -30,6 +30,10 @@ pub const FEED_AGE: &str = "warden_event_feed_age_seconds";
 pub const FEED_DELAY: &str = "warden_event_feed_delay_seconds";
 /// Cache lookups, by `cache` and `result` (hit, miss).
 pub const CACHE: &str = "warden_cache_requests_total";
+/// Open authenticated WebSocket connections (see [`crate::auth::live`]).
+pub const LIVE_CONNECTIONS: &str = crate::auth::live::CONNECTIONS_METRIC;
+/// Session events pushed to subscribers, by `kind`.
+pub const LIVE_EVENTS: &str = crate::graphql::subscription::EVENTS_METRIC;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

@@ -100,7 +100,11 @@ impl Subscriber for ProfileCache {
     fn apply(&self, events: &[Event]) {
         for event in events {
             match &event.change {
-                Change::GrantsChanged { user_id, .. } | Change::ProfileChanged { user_id } => {
+                Change::GrantsChanged { user_id, .. }
+                | Change::ProfileChanged { user_id }
+                | Change::UserDisabled { user_id }
+                | Change::UserEnabled { user_id }
+                | Change::UserDeleted { user_id } => {
                     self.invalidate(*user_id);
                 }
                 Change::JtiRevoked { .. } | Change::SessionRevoked { .. } => {}

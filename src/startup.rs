@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use crate::{
     auth::{
         feed::Feed,
+        live::LiveEvents,
         revocation,
         service::AuthService,
         sessions,
@@ -37,6 +38,8 @@ use crate::{
     users,
 };
 
+/// Open WebSocket connections one user may hold at once (tabs, devices).
+const MAX_CONNECTIONS_PER_USER: usize = 16;
 /// How often histograms are folded (the exporter keeps raw samples until then).
 const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often expired revocation entries and dead sessions are pruned.
@@ -131,6 +134,7 @@ pub struct Application {
     metrics_handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// `JWT_DECODE_LEEWAY`, seconds: how long past `exp` a revoked token stays acceptable.
     leeway: i64,
+    live: Arc<LiveEvents>,
 }
 
 /// The event feed reads on a connection of its own: a pool saturated by requests cannot
@@ -182,7 +186,8 @@ impl Application {
         // tailed by the feed once serving.
         let state = Arc::new(RevocationState::new(config.revocation_max_lag));
         let profiles = Arc::new(ProfileCache::default());
-        let log = EventLog::new(vec![state.clone(), profiles.clone()]);
+        let live = Arc::new(LiveEvents::new(MAX_CONNECTIONS_PER_USER, state.clone()));
+        let log = EventLog::new(vec![state.clone(), profiles.clone(), live.clone()]);
         let feed_db = feed_connection(&config.database_url, &db).await?;
         let feed = Feed::load(feed_db, log.clone(), state.clone())
             .await
@@ -225,6 +230,7 @@ impl Application {
             ApiState {
                 db: db.clone(),
                 profiles,
+                live: live.clone(),
                 auth,
                 messages: Arc::new(messages),
                 signup: config.signup,
@@ -248,6 +254,8 @@ impl Application {
                 metrics: (config.metrics == MetricsExposure::MainListener)
                     .then(|| metrics_handle.clone())
                     .flatten(),
+                live: live.clone(),
+                origins: config.cors_origins.clone().into(),
             },
             &config.cors_origins,
         );
@@ -274,7 +282,13 @@ impl Application {
             metrics_addr,
             metrics_handle,
             leeway,
+            live,
         })
+    }
+
+    /// The fan-out of live events, with its count of open connections.
+    pub fn live(&self) -> Arc<LiveEvents> {
+        self.live.clone()
     }
 
     /// The address of the metrics-only listener, when `WARDEN_METRICS_ADDR` is set.

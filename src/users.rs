@@ -60,6 +60,8 @@ pub struct Profile {
     pub created_at: OffsetDateTime,
     /// Roles and permissions now.
     pub grants: Grants,
+    /// Disabled by an admin.
+    pub disabled: bool,
 }
 
 impl From<Account> for Profile {
@@ -69,6 +71,7 @@ impl From<Account> for Profile {
             email: account.user.email,
             name: account.user.name,
             created_at: account.user.created_at,
+            disabled: account.user.disabled,
             grants: account.grants,
         }
     }
@@ -252,6 +255,54 @@ async fn write_grants(db: &impl ConnectionTrait, user_id: i64, grants: &Grants) 
     Ok(())
 }
 
+/// The role whose last enabled holder must stay.
+pub const ADMIN_ROLE: &str = "admin";
+/// Advisory lock key serialising changes to who is an enabled admin (PostgreSQL).
+const ADMINS_LOCK: i64 = 0x5741_5244_4144;
+
+/// Refuses (with `BAD_USER_INPUT`) a change that would leave no enabled admin: `user_id`
+/// is about to lose role admin, be disabled or be deleted. Run inside the change's transaction
+/// after its first write: on PostgreSQL it takes a lock that serialises every such check, so
+/// two admins demoting each other at the same moment cannot both succeed; on SQLite the
+/// transaction already holds the database's write lock.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for the last enabled admin; `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn keep_an_admin(db: &impl ConnectionTrait, user_id: i64) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    if backend == sea_orm::DbBackend::Postgres {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock($1)",
+            [ADMINS_LOCK.into()],
+        ))
+        .await?;
+    }
+    let is_admin = user_role::Entity::find()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .filter(user_role::Column::Role.eq(ADMIN_ROLE))
+        .one(db)
+        .await?
+        .is_some();
+    if !is_admin {
+        return Ok(());
+    }
+    use sea_orm::{PaginatorTrait, QuerySelect, RelationTrait, sea_query::JoinType};
+    let others = user_role::Entity::find()
+        .join(JoinType::InnerJoin, user_role::Relation::User.def())
+        .filter(user_role::Column::Role.eq(ADMIN_ROLE))
+        .filter(user_role::Column::UserId.ne(user_id))
+        .filter(user::Column::Disabled.eq(false))
+        .count(db)
+        .await?;
+    if others == 0 {
+        return Err(AppError::bad_input(
+            "The last enabled admin cannot be disabled, deleted or lose role admin.",
+        ));
+    }
+    Ok(())
+}
+
 /// Replaces one kind of a user's grants and bumps the grants version, in one transaction
 /// that also appends the `grants_changed` event (with the grants now held). Tokens minted
 /// before the change lose what it took away.
@@ -297,6 +348,9 @@ pub async fn set_grants(
         roles: roles.unwrap_or(current.roles),
         permissions: permissions.unwrap_or(current.permissions),
     };
+    if !grants.roles.iter().any(|r| r == ADMIN_ROLE) && !user.disabled {
+        keep_an_admin(&txn, user_id).await?;
+    }
     write_grants(&txn, user_id, &grants).await?;
     let pending = log
         .append(

@@ -19,6 +19,8 @@ pub struct Model {
     pub grants_version: i64,
     /// Unix seconds of the last grants change (0 = never).
     pub grants_changed_at: i64,
+    /// Disabled by an admin: no login, every token refused.
+    pub disabled: bool,
 }
 
 /// Relations of `users`.

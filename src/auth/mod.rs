@@ -2,8 +2,10 @@
 //! sessions, revocation, what a presented token is worth ([`verify`]), what each guard asks
 //! of it ([`guards`]), and the flows that tie them together ([`service`]).
 
+pub mod admin;
 pub mod feed;
 pub mod guards;
+pub mod live;
 pub mod password;
 pub mod revocation;
 pub mod service;

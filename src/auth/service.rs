@@ -278,6 +278,9 @@ impl AuthService {
         ::metrics::counter!(meter::LOGINS, "result" => result).increment(1);
         checked?;
         let user = user.ok_or(AppError::InvalidCredentials)?;
+        if user.disabled {
+            return Err(AppError::AccountDisabled);
+        }
         let grants = users::load_grants(&self.db, user.id).await?;
         self.start_session(Account { user, grants }, true, user_agent)
             .await

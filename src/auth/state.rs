@@ -35,8 +35,20 @@ struct GrantsMark {
     until: i64,
 }
 
+/// Whether a user's tokens are refused as a whole, as of one log position.
+#[derive(Debug, Clone, Copy)]
+struct AccountMark {
+    /// The log position of the change: an older change arriving later (the feed re-reading
+    /// what this instance already applied at commit) must not undo a newer one.
+    id: i64,
+    blocked: bool,
+    until: i64,
+}
+
 #[derive(Debug, Default)]
 struct Entries {
+    /// User id → whether the account is disabled or deleted.
+    accounts: HashMap<i64, AccountMark>,
     /// `jti` → until (Unix seconds).
     jtis: HashMap<String, i64>,
     /// Session id → until.
@@ -128,6 +140,11 @@ impl RevocationState {
         if entries.jtis.contains_key(&claims.jti) {
             return Err(AppError::TokenRevoked);
         }
+        if let Some(user_id) = claims.user_id()
+            && entries.accounts.get(&user_id).is_some_and(|a| a.blocked)
+        {
+            return Err(AppError::TokenRevoked);
+        }
         if let Some(sid) = &claims.sid
             && entries.sessions.contains_key(sid)
         {
@@ -149,6 +166,7 @@ impl RevocationState {
         entries.jtis.retain(|_, until| *until >= now);
         entries.sessions.retain(|_, until| *until >= now);
         entries.grants.retain(|_, mark| mark.until >= now);
+        entries.accounts.retain(|_, mark| mark.until >= now);
     }
 
     /// How many entries are held (jtis, sessions, grants), for metrics and tests.
@@ -195,6 +213,25 @@ impl Subscriber for RevocationState {
                                     roles: roles.clone(),
                                     permissions: permissions.clone(),
                                 }),
+                                until: event.expires_at,
+                            },
+                        );
+                    }
+                }
+                Change::UserDisabled { user_id }
+                | Change::UserEnabled { user_id }
+                | Change::UserDeleted { user_id } => {
+                    let newer = entries
+                        .accounts
+                        .get(user_id)
+                        .is_none_or(|mark| mark.id < event.id);
+                    if newer {
+                        let blocked = !matches!(event.change, Change::UserEnabled { .. });
+                        entries.accounts.insert(
+                            *user_id,
+                            AccountMark {
+                                id: event.id,
+                                blocked,
                                 until: event.expires_at,
                             },
                         );
@@ -296,6 +333,21 @@ mod tests {
         state.apply(&[event(1, change(2, &["admin"]))]);
         let still = state.check(&claims("d", None, Some(2))).expect("standing");
         assert!(still.current_grants.expect("stale").roles.is_empty());
+    }
+
+    #[test]
+    fn a_disabled_account_is_refused_until_enabled_whatever_order_events_arrive_in() {
+        let state = current_state();
+        let token = claims("t", None, Some(0));
+        state.apply(&[event(5, Change::UserDisabled { user_id: 7 })]);
+        assert!(matches!(state.check(&token), Err(AppError::TokenRevoked)));
+        // An older enable read late from the feed does not undo the newer disable.
+        state.apply(&[event(4, Change::UserEnabled { user_id: 7 })]);
+        assert!(matches!(state.check(&token), Err(AppError::TokenRevoked)));
+        state.apply(&[event(6, Change::UserEnabled { user_id: 7 })]);
+        assert!(state.check(&token).is_ok());
+        state.apply(&[event(7, Change::UserDeleted { user_id: 7 })]);
+        assert!(matches!(state.check(&token), Err(AppError::TokenRevoked)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod nulls;
 pub mod phase;
 pub mod query;
 pub mod schema;
+pub mod subscription;
 pub mod types;
 
 pub use schema::{ApiState, SchemaOptions, WardenSchema, build_schema, sdl};

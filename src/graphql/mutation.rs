@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
-    auth::service::Issued,
+    auth::{admin, service::Issued},
     error::AppError,
     graphql::{
         RequestMeta, cookies,
@@ -36,6 +36,14 @@ fn payload(ctx: &Context<'_>, state: &ApiState, issued: Issued) -> AuthPayload {
 /// A user id argument; anything that is not one of ours is `NOT_FOUND`.
 fn user_id(id: &ID) -> Result<i64, AppError> {
     id.parse().map_err(|_| AppError::NotFound)
+}
+
+/// Where admin changes are recorded.
+fn recorder(state: &ApiState) -> admin::Recorder<'_> {
+    admin::Recorder {
+        log: state.auth.log(),
+        remember_until: state.auth.codec().outlives_now(),
+    }
 }
 
 /// Replaces one kind of a user's grants; the change's event reaches every instance's guards.
@@ -233,6 +241,54 @@ impl Mutation {
         permissions: Vec<String>,
     ) -> Result<User> {
         change_grants(ctx, &user_id, None, Some(&permissions)).await
+    }
+
+    /// Disables an account (every session ends at once, its tokens are refused everywhere,
+    /// its open subscriptions close) or enables it again (ended sessions stay ended).
+    #[graphql(
+        directive = guards::has_role::apply(vec!["admin".into()]),
+        directive = guards::fresh::apply()
+    )]
+    async fn set_user_disabled(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        disabled: bool,
+    ) -> Result<User> {
+        let state = ctx.data::<ApiState>()?;
+        let id = self::user_id(&user_id).api(ctx)?;
+        let account = admin::set_disabled(&state.db, recorder(state), id, disabled)
+            .await
+            .api(ctx)?;
+        Ok(User::seen_by_other(account))
+    }
+
+    /// Ends every session of a user; returns how many ended.
+    #[graphql(
+        directive = guards::has_role::apply(vec!["admin".into()]),
+        directive = guards::fresh::apply()
+    )]
+    async fn revoke_user_sessions(&self, ctx: &Context<'_>, user_id: ID) -> Result<i32> {
+        let state = ctx.data::<ApiState>()?;
+        let id = self::user_id(&user_id).api(ctx)?;
+        let ended = admin::revoke_sessions(&state.db, recorder(state), id)
+            .await
+            .api(ctx)?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    /// Deletes an account; its tokens die at once.
+    #[graphql(
+        directive = guards::has_role::apply(vec!["admin".into()]),
+        directive = guards::fresh::apply()
+    )]
+    async fn delete_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
+        let state = ctx.data::<ApiState>()?;
+        let id = self::user_id(&user_id).api(ctx)?;
+        admin::delete(&state.db, recorder(state), id)
+            .await
+            .api(ctx)?;
+        Ok(true)
     }
 
     /// Ends one of the caller's own sessions.

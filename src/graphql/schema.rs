@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::service::AuthService,
+    auth::{live::LiveEvents, service::AuthService},
     config::{LimitsConfig, TransportConfig},
     graphql::{
         guards::DirectiveGuards,
@@ -14,13 +14,14 @@ use crate::{
         mutation::Mutation,
         nulls::{CodeEveryError, NullOnError},
         query::Query,
+        subscription::Subscription,
     },
     messages::Messages,
     profiles::ProfileCache,
 };
 
 /// The Warden schema type.
-pub type WardenSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type WardenSchema = Schema<Query, Mutation, Subscription>;
 
 /// What resolvers share across requests.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct ApiState {
     pub db: DatabaseConnection,
     /// User profiles (`me`, `greeting`), kept right by the event log.
     pub profiles: Arc<ProfileCache>,
+    /// Events fanned out to open subscriptions.
+    pub live: Arc<LiveEvents>,
     /// The auth flows.
     pub auth: AuthService,
     /// Error texts.
@@ -58,7 +61,7 @@ pub fn build_schema(state: ApiState, options: SchemaOptions) -> WardenSchema {
     let introspection = options.introspection;
     // Depth and complexity are counted by `CodeEveryError`'s limits check, not by
     // `limit_depth`/`limit_complexity` (see `graphql::limits` for why).
-    let mut builder = Schema::build(Query, Mutation, EmptySubscription)
+    let mut builder = Schema::build(Query, Mutation, Subscription)
         // Outer first: NullOnError sees the errors of the guards that run inside it.
         .extension(CodeEveryError(DocumentLimits {
             limits: options.limits,
@@ -79,7 +82,5 @@ pub fn build_schema(state: ApiState, options: SchemaOptions) -> WardenSchema {
 
 /// The SDL, as committed in `schema.graphql` (`warden schema` prints it).
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }

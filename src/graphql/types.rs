@@ -22,6 +22,7 @@ pub struct User {
     roles: Vec<String>,
     permissions: Vec<String>,
     created_at: OffsetDateTime,
+    disabled: bool,
     /// True when the viewer is known to be this user (auth payloads, `me`), so `email` needs
     /// no token check: a login response has no token in its request yet.
     is_viewer: bool,
@@ -48,6 +49,7 @@ impl From<Account> for User {
             roles: account.grants.roles,
             permissions: account.grants.permissions,
             created_at: account.user.created_at,
+            disabled: account.user.disabled,
         }
     }
 }
@@ -63,6 +65,7 @@ impl From<&Profile> for User {
             roles: profile.grants.roles.clone(),
             permissions: profile.grants.permissions.clone(),
             created_at: profile.created_at,
+            disabled: profile.disabled,
         }
     }
 }
@@ -101,6 +104,12 @@ impl User {
     /// When the account was created.
     async fn created_at(&self) -> OffsetDateTime {
         self.created_at
+    }
+
+    /// Disabled by an admin (no login, every token refused).
+    #[graphql(directive = guards::has_permission::apply(vec![USERS_READ.to_owned()]))]
+    async fn disabled(&self) -> Option<bool> {
+        Some(self.disabled)
     }
 }
 

@@ -2,10 +2,12 @@
 //! It extracts and checks the token once per request and hands the outcome to the schema.
 
 pub mod credentials;
+pub mod example;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod playground;
+pub mod ws;
 
 use std::{sync::Arc, time::Duration};
 
@@ -26,7 +28,11 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{auth::verify::TokenVerifier, config::TransportConfig, graphql::WardenSchema};
+use crate::{
+    auth::{live::LiveEvents, verify::TokenVerifier},
+    config::TransportConfig,
+    graphql::WardenSchema,
+};
 
 /// Largest request body accepted (GraphQL documents for this API are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -52,6 +58,11 @@ pub struct HttpState {
     pub max_batch: usize,
     /// `GET /metrics` on this listener (development without `WARDEN_METRICS_ADDR`).
     pub metrics: Option<PrometheusHandle>,
+    /// Events fanned out to open WebSocket connections, and their per-user slots.
+    pub live: Arc<LiveEvents>,
+    /// Browser origins allowed (`WARDEN_CORS_ORIGINS`): a cookie-authenticated WebSocket from
+    /// any other origin (but the server's own) is refused.
+    pub origins: Arc<[String]>,
 }
 
 /// Builds the router with its layers.
@@ -66,7 +77,7 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     .chain([header::CONTENT_TYPE])
     .collect();
     let graphql_routes = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(ws::get_or_upgrade).post(graphql::post))
         // Responses may carry tokens: never store them in a cache.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -76,7 +87,10 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     let playground = state.playground;
     let mut router = Router::new().merge(graphql_routes);
     if playground {
-        router = router.route("/graphiql/{file}", get(playground::asset));
+        router = router
+            .route("/graphiql/{file}", get(playground::asset))
+            .route("/example/", get(example::index))
+            .route("/example/{file}", get(example::file));
     }
     if state.metrics.is_some() {
         router = router.route("/metrics", get(metrics::serve));

@@ -172,3 +172,30 @@ async fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
         .expect("waited");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
+
+backend_test! {
+    async fn disable_enable_and_revoke_sessions_reach_a_running_server(backend) {
+        let app = spawn_app(backend).await;
+        let (_, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let url = app.database_url.clone();
+        let run = |args: &'static [&'static str]| {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || warden(&url, args, None, &[]))
+        };
+        let out = run(&["user", "disable", "--email", "ana@example.com"]).await.expect("ran");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The serving instance learns of it through its event feed.
+        app.until_revoked(&access).await;
+        let login = "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { accessToken } }";
+        let body = app.graphql(None, login, serde_json::json!({})).await;
+        assert_eq!(crate::support::code(&body), "FORBIDDEN", "{body}");
+
+        let out = run(&["user", "enable", "--email", "ana@example.com"]).await.expect("ran");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (fresh, _) = app.login("ana@example.com", crate::support::PASSWORD).await;
+        let out = run(&["user", "revoke-sessions", "--email", "ana@example.com"]).await.expect("ran");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 session(s)"), "{}", String::from_utf8_lossy(&out.stdout));
+        app.until_revoked(&fresh).await;
+    }
+}

@@ -17,7 +17,7 @@ const GUARD_DIRECTIVES: [&str; 6] = [
 
 /// Fields anyone may call, and types whose fields are only reachable through a guarded or
 /// public-by-design field (`Type.*`).
-const PUBLIC: [&str; 13] = [
+const PUBLIC: [&str; 14] = [
     "Query.greeting",
     "Mutation.login",
     "Mutation.register",
@@ -31,6 +31,8 @@ const PUBLIC: [&str; 13] = [
     "UserConnection.*",
     "UserEdge.*",
     "PageInfo.*",
+    // Reachable only through the guarded `sessionEvents`.
+    "SessionEvent.*",
 ];
 
 #[test]
@@ -93,6 +95,11 @@ fn the_contracts_guarded_fields_show_their_requirement() {
         "updateSettings(name: String!): User! @fresh",
         "setUserRoles(userId: ID!, roles: [String!]!): User! @hasRole(anyOf: [\"admin\"]) @fresh",
         "email: String @selfOrPermission(allOf: [\"users:read\"])",
+        "sessionEvents: SessionEvent! @authenticated",
+        "setUserDisabled(userId: ID!, disabled: Boolean!): User! @hasRole(anyOf: [\"admin\"]) @fresh",
+        "revokeUserSessions(userId: ID!): Int! @hasRole(anyOf: [\"admin\"]) @fresh",
+        "deleteUser(userId: ID!): Boolean! @hasRole(anyOf: [\"admin\"]) @fresh",
+        "disabled: Boolean @hasPermission(allOf: [\"users:read\"])",
     ] {
         assert!(sdl.contains(line), "schema shows `{line}`");
     }

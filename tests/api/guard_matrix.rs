@@ -179,6 +179,34 @@ fn rows() -> Vec<Row> {
             needs: Needs::Access,
             operation: |ids| format!("mutation {{ revokeSession(id: \"{}\") }}", ids.session),
         },
+        Row {
+            field: "setUserDisabled",
+            mutation: true,
+            needs: Needs::FreshRoles(&["admin"]),
+            operation: |ids| {
+                format!(
+                    "mutation {{ setUserDisabled(userId: \"{}\", disabled: false) {{ id }} }}",
+                    ids.target
+                )
+            },
+        },
+        Row {
+            field: "revokeUserSessions",
+            mutation: true,
+            needs: Needs::FreshRoles(&["admin"]),
+            operation: |ids| {
+                format!(
+                    "mutation {{ revokeUserSessions(userId: \"{}\") }}",
+                    ids.target
+                )
+            },
+        },
+        Row {
+            field: "deleteUser",
+            mutation: true,
+            needs: Needs::FreshRoles(&["admin"]),
+            operation: |ids| format!("mutation {{ deleteUser(userId: \"{}\") }}", ids.target),
+        },
     ]
 }
 
@@ -287,12 +315,16 @@ backend_test! {
             let stale = token_for(&app, Needs::Access, Case::StaleGrants, caller, stale_caller).await;
             app.eventually(stale.as_deref(), "{ adminPanel }", |b| b["errors"][0]["extensions"]["code"] == "TOKEN_REVOKED").await;
             let (access, _) = app.login(&format!("caller-{}@example.com", row.field.to_lowercase()), PASSWORD).await;
-            let ids = Ids {
+            let mut ids = Ids {
                 target,
                 session: crate::support::payload(&access)["sid"].as_str().expect("sid").to_owned(),
             };
 
             for case in CASES {
+                if row.field == "deleteUser" {
+                    // Each case that gets through deletes its target: give each its own.
+                    ids.target = app.create_user(&format!("target-{case:?}@example.com").to_lowercase(), &[], &[]).await;
+                }
                 let token = token_for(&app, row.needs, case, caller, stale_caller).await;
                 let body = app.graphql(token.as_deref(), &(row.operation)(&ids), json!({})).await;
                 let context = format!("{} × {case:?}: {body}", row.field);

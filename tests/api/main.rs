@@ -3,7 +3,9 @@
 
 mod support;
 
+mod admin_controls;
 mod auth_flows;
+mod browser;
 mod cli;
 mod configuration;
 mod cookie_transport;
@@ -14,6 +16,7 @@ mod graphql_limits;
 mod graphql_over_http;
 mod guard_matrix;
 mod http_surface;
+mod live_events;
 mod playground;
 mod protected_fields;
 mod scale_out;

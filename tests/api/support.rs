@@ -66,6 +66,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// SQL statements the running app has executed.
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The running app's live-event fan-out (open WebSocket connections).
+    pub live: Option<std::sync::Arc<warden::auth::live::LiveEvents>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -133,6 +135,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
             .build()
             .expect("client"),
         statements: Default::default(),
+        live: None,
         shutdown: None,
         server: None,
         _dir: dir,
@@ -148,6 +151,7 @@ impl TestApp {
         let addr: SocketAddr = app.local_addr();
         self.metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         self.statements = app.statements();
+        self.live = Some(app.live());
         let (tx, rx) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(app.run_until(async move {
             rx.await.ok();
@@ -165,6 +169,7 @@ impl TestApp {
             vars: self.vars.clone(),
             client: self.client.clone(),
             statements: Default::default(),
+            live: None,
             shutdown: None,
             server: None,
             _dir: None,
@@ -329,6 +334,50 @@ impl TestApp {
         .await;
     }
 
+    /// WebSocket connections the app has open.
+    pub fn open_connections(&self) -> usize {
+        self.live.as_ref().map_or(0, |l| l.open_connections())
+    }
+
+    /// Opens a `graphql-transport-ws` connection and sends `connection_init` with `payload`.
+    pub async fn ws_connect(&self, extra_headers: &[(&str, &str)], payload: Value) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/graphql", self.base.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().expect("ws request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        for (name, value) in extra_headers {
+            request.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("WebSocket upgrade");
+        let mut ws = Ws { socket };
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        ws
+    }
+
+    /// A connection authenticated with `access`, subscribed to `sessionEvents` as id `1`.
+    pub async fn subscribe(&self, access: &str) -> Ws {
+        let mut ws = self
+            .ws_connect(&[], json!({ "Authorization": format!("Bearer {access}") }))
+            .await;
+        assert_eq!(ws.next().await["type"], "connection_ack");
+        ws.send(json!({
+            "id": "1",
+            "type": "subscribe",
+            "payload": { "query": SESSION_EVENTS },
+        }))
+        .await;
+        ws
+    }
+
     /// Creates a user and logs it in; returns `(user id, access, refresh)`.
     pub async fn user_with_tokens(
         &self,
@@ -347,6 +396,100 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             tx.send(()).ok();
         }
+    }
+}
+
+/// The subscription the live tests open.
+pub const SESSION_EVENTS: &str =
+    "subscription { sessionEvents { kind at sessionId roles permissions expiresAt } }";
+
+/// A WebSocket client speaking `graphql-transport-ws`.
+pub struct Ws {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// What the server did next on a WebSocket.
+#[derive(Debug, PartialEq)]
+pub enum WsNext {
+    /// A protocol message (pings are answered and skipped).
+    Message(Value),
+    /// The socket closed with this code.
+    Closed(Option<u16>),
+}
+
+impl Ws {
+    /// Sends one protocol message.
+    pub async fn send(&mut self, message: Value) {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                message.to_string().into(),
+            ))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next message or close, within 10 s (pings are answered with pongs).
+    pub async fn next_event(&mut self) -> WsNext {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let received = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("the server answers within 10 s");
+            match received {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON message");
+                    if value["type"] == "ping" {
+                        self.send(json!({ "type": "pong" })).await;
+                        continue;
+                    }
+                    return WsNext::Message(value);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return WsNext::Closed(frame.map(|f| u16::from(f.code)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return WsNext::Closed(None),
+            }
+        }
+    }
+
+    /// The next protocol message; panics on a close.
+    pub async fn next(&mut self) -> Value {
+        match self.next_event().await {
+            WsNext::Message(value) => value,
+            WsNext::Closed(code) => panic!("socket closed ({code:?}) instead of a message"),
+        }
+    }
+
+    /// The next `sessionEvents` payload; panics on anything else.
+    pub async fn next_session_event(&mut self) -> Value {
+        let message = self.next().await;
+        assert_eq!(message["type"], "next", "{message}");
+        message["payload"]["data"]["sessionEvents"].clone()
+    }
+
+    /// Expects `complete` for the subscription, then the close code.
+    pub async fn expect_complete_and_close(&mut self) -> Option<u16> {
+        let message = self.next().await;
+        assert_eq!(message["type"], "complete", "{message}");
+        self.expect_close().await
+    }
+
+    /// Expects the socket to close; returns the code.
+    pub async fn expect_close(&mut self) -> Option<u16> {
+        match self.next_event().await {
+            WsNext::Closed(code) => code,
+            WsNext::Message(m) => panic!("expected a close, got {m}"),
+        }
+    }
+
+    /// Closes from the client side.
+    pub async fn close(mut self) {
+        self.socket.close(None).await.ok();
     }
 }
 

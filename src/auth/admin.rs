@@ -1,0 +1,146 @@
+//! What admins can do to other accounts: disable and enable them, end their sessions, delete
+//! them. Each change commits with its events, so the account's tokens are refused on every
+//! instance (at once here, within `WARDEN_REVOCATION_MAX_LAG` elsewhere) and its open
+//! subscriptions close. The last enabled admin cannot be disabled or deleted.
+//!
+//! Used by the GraphQL mutations and by the CLI (whose events reach running servers through
+//! their feed).
+
+use entity::user;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
+};
+
+use crate::{
+    auth::sessions,
+    error::{AppError, AppResult},
+    events::{Change, EventLog},
+    users::{self, Account},
+};
+
+/// Where admin changes are recorded and how long their events matter.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorder<'a> {
+    /// The log the changes' events are appended to.
+    pub log: &'a EventLog,
+    /// Until when (Unix seconds) a token minted now can still be valid.
+    pub remember_until: i64,
+}
+
+impl Recorder<'_> {
+    fn sessions_ended(&self, user_id: i64, ids: Vec<String>) -> Vec<(Change, i64)> {
+        ids.into_iter()
+            .map(|session_id| {
+                (
+                    Change::SessionRevoked {
+                        session_id,
+                        user_id,
+                    },
+                    self.remember_until,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Takes the user's row (and, on SQLite, the database's write lock) as the transaction's first
+/// write; `NOT_FOUND` for an unknown user.
+async fn lock_user(txn: &impl ConnectionTrait, user_id: i64) -> AppResult<()> {
+    let touched = user::Entity::update_many()
+        .col_expr(user::Column::Disabled, Expr::col(user::Column::Disabled))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    if touched.rows_affected == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+/// Disables (ending every session at once) or re-enables an account. Re-enabling does not
+/// bring ended sessions back.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown user, `BAD_USER_INPUT` for the last enabled admin,
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn set_disabled(
+    db: &DatabaseConnection,
+    recorder: Recorder<'_>,
+    user_id: i64,
+    disabled: bool,
+) -> AppResult<Account> {
+    let txn = db.begin().await?;
+    lock_user(&txn, user_id).await?;
+    let changed = user::Entity::update_many()
+        .col_expr(user::Column::Disabled, Expr::value(disabled))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::Disabled.eq(!disabled))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    let mut changes = Vec::new();
+    if changed && disabled {
+        users::keep_an_admin(&txn, user_id).await?;
+        // The account event first: a subscriber told of it learns "disabled", not just
+        // "signed out".
+        changes.push((Change::UserDisabled { user_id }, recorder.remember_until));
+        let ended = sessions::revoke_all(&txn, user_id, None).await?;
+        changes.extend(recorder.sessions_ended(user_id, ended));
+    } else if changed {
+        changes.push((Change::UserEnabled { user_id }, recorder.remember_until));
+    }
+    let pending = recorder.log.append(&txn, changes).await?;
+    txn.commit().await?;
+    recorder.log.committed(pending);
+    users::account(db, user_id).await?.ok_or(AppError::NotFound)
+}
+
+/// Ends every live session of a user; returns how many ended.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown user, `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn revoke_sessions(
+    db: &DatabaseConnection,
+    recorder: Recorder<'_>,
+    user_id: i64,
+) -> AppResult<u64> {
+    let txn = db.begin().await?;
+    lock_user(&txn, user_id).await?;
+    let ended = sessions::revoke_all(&txn, user_id, None).await?;
+    let count = ended.len() as u64;
+    let pending = recorder
+        .log
+        .append(&txn, recorder.sessions_ended(user_id, ended))
+        .await?;
+    txn.commit().await?;
+    recorder.log.committed(pending);
+    Ok(count)
+}
+
+/// Deletes an account with its sessions and grants; its tokens are refused from now on.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown user, `BAD_USER_INPUT` for the last enabled admin,
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn delete(
+    db: &DatabaseConnection,
+    recorder: Recorder<'_>,
+    user_id: i64,
+) -> AppResult<()> {
+    let txn = db.begin().await?;
+    lock_user(&txn, user_id).await?;
+    users::keep_an_admin(&txn, user_id).await?;
+    user::Entity::delete_by_id(user_id).exec(&txn).await?;
+    let pending = recorder
+        .log
+        .append(
+            &txn,
+            vec![(Change::UserDeleted { user_id }, recorder.remember_until)],
+        )
+        .await?;
+    txn.commit().await?;
+    recorder.log.committed(pending);
+    Ok(())
+}
