@@ -9,8 +9,10 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 use jsonwebtoken::Algorithm;
 use secrecy::{ExposeSecret, SecretSlice};
 
-/// Shortest HMAC key accepted in production (256 bits).
+/// Shortest HMAC key accepted in production for HS256 (256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
+/// Most clock skew `JWT_DECODE_LEEWAY` may allow, seconds (contract section 7).
+pub const MAX_LEEWAY_SECS: u64 = 5 * 60;
 
 /// A configuration value that cannot be used; the message names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +126,8 @@ pub struct TransportConfig {
     pub cookie_secure: bool,
     /// `SameSite` on token cookies.
     pub cookie_samesite: SameSite,
+    /// Token cookies end with the browser session (no `Max-Age`), as in Flask-JWT-Extended.
+    pub session_cookie: bool,
     /// Double-submit CSRF check for cookie tokens.
     pub csrf_protect: bool,
     /// Access-token cookie name.
@@ -181,6 +185,8 @@ pub struct Config {
     pub revocation_max_lag: Duration,
     /// Where `/metrics` is served: its own listener, the main one (development), or nowhere.
     pub metrics: MetricsExposure,
+    /// Per-request GraphQL limits (batch size, depth, complexity, aliases).
+    pub limits: LimitsConfig,
 }
 
 /// Where `GET /metrics` is served.
@@ -288,8 +294,68 @@ fn read_pem(name: &'static str, path: Option<String>) -> Result<Vec<u8>, ConfigE
     std::fs::read(&path).map_err(|e| ConfigError::new(name, format!("cannot read {path:?}: {e}")))
 }
 
-fn random_key() -> Result<Vec<u8>, ConfigError> {
-    let mut key = vec![0u8; MIN_SECRET_BYTES];
+/// Shortest HMAC key accepted in production: as long as the hash's output (RFC 7518 §3.2).
+pub fn min_secret_bytes(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => MIN_SECRET_BYTES,
+    }
+}
+
+/// `WARDEN_CORS_ORIGINS`: a comma list of origins, each `scheme://host[:port]`, normalised to
+/// lower case as browsers send them. `*` is refused: credentials are allowed for these
+/// origins, and a wildcard with credentials would let any site act as the user.
+fn parse_origins(items: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    const NAME: &str = "WARDEN_CORS_ORIGINS";
+    items
+        .into_iter()
+        .map(|item| {
+            let bad = |why: &str| ConfigError::new(NAME, format!("{item:?} {why}"));
+            if item == "*" {
+                return Err(ConfigError::new(
+                    NAME,
+                    "\"*\" is not allowed (credentials are sent to these origins); list each origin, e.g. https://app.example.com",
+                ));
+            }
+            let origin = item.to_ascii_lowercase();
+            let Some((scheme, authority)) = origin.split_once("://") else {
+                return Err(bad("is not an origin: expected scheme://host[:port]"));
+            };
+            let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            if !scheme_ok {
+                return Err(bad("has no valid scheme: expected scheme://host[:port]"));
+            }
+            if authority.ends_with('/') {
+                return Err(bad("has a trailing slash: an origin has no path"));
+            }
+            // An IPv6 literal keeps its colons inside brackets.
+            let (host, port) = match authority.rsplit_once(':') {
+                Some((host, port)) if !port.contains(']') => (host, Some(port)),
+                _ => (authority, None),
+            };
+            let host_ok = !host.is_empty()
+                && host.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':')
+                });
+            if !host_ok {
+                return Err(bad(
+                    "is not an origin: expected scheme://host[:port], without path, query or user",
+                ));
+            }
+            if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+                return Err(bad("has an invalid port"));
+            }
+            Ok(origin)
+        })
+        .collect()
+}
+
+fn random_key(len: usize) -> Result<Vec<u8>, ConfigError> {
+    let mut key = vec![0u8; len];
     getrandom::fill(&mut key)
         .map_err(|e| ConfigError::new("JWT_SECRET_KEY", format!("cannot generate a key: {e}")))?;
     Ok(key)
@@ -301,8 +367,10 @@ impl Config {
     /// # Errors
     /// The first variable whose value cannot be used.
     pub fn from_env() -> Result<Self, ConfigError> {
-        // A missing .env is normal; a malformed one is reported by name.
-        if let Err(e) = dotenvy::dotenv()
+        // A missing .env is normal; a malformed one is reported by name. Only the current
+        // directory's: `dotenvy::dotenv()` would also search the parent folders, and pick up a
+        // file the operator never meant for this process.
+        if let Err(e) = dotenvy::from_path(".env")
             && !e.not_found()
         {
             return Err(ConfigError::new(".env", e.to_string()));
@@ -352,10 +420,11 @@ impl Config {
         let key = if is_hmac(algorithm) {
             match env.get("JWT_SECRET_KEY") {
                 Some(secret) => {
-                    if production && secret.len() < MIN_SECRET_BYTES {
+                    let min = min_secret_bytes(algorithm);
+                    if production && secret.len() < min {
                         return Err(ConfigError::new(
                             "JWT_SECRET_KEY",
-                            format!("must be at least {MIN_SECRET_BYTES} bytes in production"),
+                            format!("must be at least {min} bytes for {algorithm:?} in production"),
                         ));
                     }
                     SigningKey::Secret {
@@ -367,12 +436,13 @@ impl Config {
                     return Err(ConfigError::new(
                         "JWT_SECRET_KEY",
                         format!(
-                            "required in production (at least {MIN_SECRET_BYTES} random bytes)"
+                            "required in production (at least {} random bytes)",
+                            min_secret_bytes(algorithm)
                         ),
                     ));
                 }
                 None => SigningKey::Secret {
-                    key: random_key()?.into(),
+                    key: random_key(min_secret_bytes(algorithm))?.into(),
                     generated: true,
                 },
             }
@@ -449,6 +519,19 @@ impl Config {
             ));
         }
         let leeway = env.duration("JWT_DECODE_LEEWAY", "0")?.as_secs();
+        if leeway > MAX_LEEWAY_SECS {
+            return Err(ConfigError::new(
+                "JWT_DECODE_LEEWAY",
+                format!("at most 5m ({MAX_LEEWAY_SECS} seconds): it lets expired tokens through"),
+            ));
+        }
+        let cookie_secure = env.bool("JWT_COOKIE_SECURE")?.unwrap_or(production);
+        if cookie_samesite == SameSite::None && !cookie_secure {
+            return Err(ConfigError::new(
+                "JWT_COOKIE_SAMESITE",
+                "None needs JWT_COOKIE_SECURE=true (browsers drop SameSite=None cookies without Secure)",
+            ));
+        }
 
         let revocation_max_lag = env.duration("WARDEN_REVOCATION_MAX_LAG", "1s")?;
         if revocation_max_lag < Duration::from_millis(100) {
@@ -495,8 +578,9 @@ impl Config {
                 locations,
                 header_name,
                 header_type: env.string("JWT_HEADER_TYPE", "Bearer").trim().to_owned(),
-                cookie_secure: env.bool("JWT_COOKIE_SECURE")?.unwrap_or(false),
+                cookie_secure,
                 cookie_samesite,
+                session_cookie: env.bool("JWT_SESSION_COOKIE")?.unwrap_or(true),
                 csrf_protect: env.bool("JWT_COOKIE_CSRF_PROTECT")?.unwrap_or(true),
                 access_cookie: env.string("JWT_ACCESS_COOKIE_NAME", "access_token_cookie"),
                 refresh_cookie: env.string("JWT_REFRESH_COOKIE_NAME", "refresh_token_cookie"),
@@ -510,10 +594,11 @@ impl Config {
             signup: env.bool("WARDEN_SIGNUP")?.unwrap_or(false),
             admin,
             refresh_reuse_grace: env.duration("WARDEN_REFRESH_REUSE_GRACE", "10s")?,
-            cors_origins: env.list("WARDEN_CORS_ORIGINS"),
+            cors_origins: parse_origins(env.list("WARDEN_CORS_ORIGINS"))?,
             messages_path: env.get("WARDEN_MESSAGES").map(PathBuf::from),
             revocation_max_lag,
             metrics,
+            limits: limits(&env)?,
         })
     }
 
@@ -537,6 +622,53 @@ impl SigningKey {
             Self::Pem { .. } => None,
         }
     }
+}
+
+/// Per-request GraphQL limits, checked before execution (contract sections 1 and 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Operations per JSON batch (`WARDEN_MAX_BATCH`).
+    pub max_batch: usize,
+    /// Deepest field nesting per document (`WARDEN_MAX_DEPTH`; `{ me { id } }` is 2).
+    pub max_depth: usize,
+    /// Most fields per document, `__typename` included (`WARDEN_MAX_COMPLEXITY`).
+    pub max_complexity: usize,
+    /// Most aliased fields per document (`WARDEN_MAX_ALIASES`).
+    pub max_aliases: usize,
+}
+
+impl Default for LimitsConfig {
+    /// The contract's defaults.
+    fn default() -> Self {
+        Self {
+            max_batch: 10,
+            max_depth: 15,
+            max_complexity: 500,
+            max_aliases: 50,
+        }
+    }
+}
+
+fn limits(env: &Env<'_>) -> Result<LimitsConfig, ConfigError> {
+    let count = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+        let Some(text) = env.get(name) else {
+            return Ok(default);
+        };
+        match text.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(ConfigError::new(
+                name,
+                format!("expected a whole number of at least 1, got {text:?}"),
+            )),
+        }
+    };
+    let defaults = LimitsConfig::default();
+    Ok(LimitsConfig {
+        max_batch: count("WARDEN_MAX_BATCH", defaults.max_batch)?,
+        max_depth: count("WARDEN_MAX_DEPTH", defaults.max_depth)?,
+        max_complexity: count("WARDEN_MAX_COMPLEXITY", defaults.max_complexity)?,
+        max_aliases: count("WARDEN_MAX_ALIASES", defaults.max_aliases)?,
+    })
 }
 
 #[cfg(test)]
@@ -609,12 +741,144 @@ mod tests {
             ("JWT_TOKEN_LOCATION", "query_string"),
             ("JWT_COOKIE_SAMESITE", "sometimes"),
             ("WARDEN_ENV", "staging"),
+            ("JWT_DECODE_LEEWAY", "6m"),
+            ("JWT_DECODE_LEEWAY", "301"),
+            ("JWT_COOKIE_SAMESITE", "None"),
+            ("JWT_SESSION_COOKIE", "sometimes"),
+            ("WARDEN_CORS_ORIGINS", "*"),
+            ("WARDEN_CORS_ORIGINS", "https://app.example.com,*"),
+            ("WARDEN_CORS_ORIGINS", "app.example.com"),
+            ("WARDEN_CORS_ORIGINS", "https://app.example.com/"),
+            ("WARDEN_CORS_ORIGINS", "https://app.example.com/login"),
+            ("WARDEN_CORS_ORIGINS", "https://app.example.com:99999"),
+            ("WARDEN_CORS_ORIGINS", "https://user@app.example.com"),
+            ("WARDEN_CORS_ORIGINS", "https://"),
+            ("WARDEN_CORS_ORIGINS", "null"),
+            ("WARDEN_MAX_BATCH", "0"),
+            ("WARDEN_MAX_BATCH", "ten"),
+            ("WARDEN_MAX_DEPTH", "-1"),
+            ("WARDEN_MAX_COMPLEXITY", "0"),
+            ("WARDEN_MAX_ALIASES", "many"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).expect_err(name);
             assert_eq!(err.variable, name);
             assert!(err.to_string().starts_with(name), "{err}");
         }
+    }
+
+    #[test]
+    fn the_cors_wildcard_is_refused_by_name_with_the_fix() {
+        let err = load(&[("WARDEN_CORS_ORIGINS", "*")]).expect_err("wildcard");
+        assert_eq!(err.variable, "WARDEN_CORS_ORIGINS");
+        assert!(err.to_string().contains("list each origin"), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_are_kept_as_browsers_send_them() {
+        let config = load(&[(
+            "WARDEN_CORS_ORIGINS",
+            "https://App.Example.com, http://localhost:5173,http://[::1]:8080",
+        )])
+        .expect("loads");
+        assert_eq!(
+            config.cors_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:5173",
+                "http://[::1]:8080"
+            ]
+        );
+    }
+
+    #[test]
+    fn leeway_is_at_most_five_minutes() {
+        let config = load(&[("JWT_DECODE_LEEWAY", "5m")]).expect("5m is the bound");
+        assert_eq!(config.jwt.leeway, 300);
+    }
+
+    #[test]
+    fn hmac_keys_in_production_are_as_long_as_the_hash() {
+        let key = |n: usize| "k".repeat(n);
+        for (algorithm, min) in [("HS256", 32), ("HS384", 48), ("HS512", 64)] {
+            let short = key(min - 1);
+            let err = load(&[
+                ("WARDEN_ENV", "production"),
+                ("JWT_ALGORITHM", algorithm),
+                ("JWT_SECRET_KEY", &short),
+            ])
+            .expect_err(algorithm);
+            assert_eq!(err.variable, "JWT_SECRET_KEY");
+            assert!(err.to_string().contains(&min.to_string()), "{err}");
+            let long = key(min);
+            load(&[
+                ("WARDEN_ENV", "production"),
+                ("JWT_ALGORITHM", algorithm),
+                ("JWT_SECRET_KEY", &long),
+            ])
+            .expect(algorithm);
+        }
+        // Development generates a key as long as the algorithm needs.
+        let config = load(&[("JWT_ALGORITHM", "HS512")]).expect("loads");
+        assert_eq!(config.jwt.key.secret().map(<[u8]>::len), Some(64));
+    }
+
+    #[test]
+    fn cookies_are_secure_by_default_in_production_only() {
+        let development = load(&[]).expect("loads");
+        assert!(!development.transport.cookie_secure);
+        assert!(development.transport.session_cookie);
+        let production = load(&[
+            ("WARDEN_ENV", "production"),
+            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ])
+        .expect("loads");
+        assert!(production.transport.cookie_secure);
+        let none = load(&[
+            ("JWT_COOKIE_SAMESITE", "None"),
+            ("JWT_COOKIE_SECURE", "true"),
+        ])
+        .expect("SameSite=None with Secure");
+        assert_eq!(none.transport.cookie_samesite, SameSite::None);
+        let err = load(&[
+            ("WARDEN_ENV", "production"),
+            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("JWT_COOKIE_SAMESITE", "None"),
+            ("JWT_COOKIE_SECURE", "false"),
+        ])
+        .expect_err("SameSite=None without Secure");
+        assert_eq!(err.variable, "JWT_COOKIE_SAMESITE");
+    }
+
+    #[test]
+    fn graphql_limits_default_to_the_contract_and_are_configurable() {
+        let config = load(&[]).expect("loads");
+        assert_eq!(config.limits, LimitsConfig::default());
+        assert_eq!(
+            (
+                config.limits.max_batch,
+                config.limits.max_depth,
+                config.limits.max_complexity,
+                config.limits.max_aliases
+            ),
+            (10, 15, 500, 50)
+        );
+        let config = load(&[
+            ("WARDEN_MAX_BATCH", "1"),
+            ("WARDEN_MAX_DEPTH", "8"),
+            ("WARDEN_MAX_COMPLEXITY", "100"),
+            ("WARDEN_MAX_ALIASES", "5"),
+        ])
+        .expect("loads");
+        assert_eq!(
+            config.limits,
+            LimitsConfig {
+                max_batch: 1,
+                max_depth: 8,
+                max_complexity: 100,
+                max_aliases: 5
+            }
+        );
     }
 
     #[test]

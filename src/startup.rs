@@ -132,6 +132,8 @@ pub struct Application {
     metrics: Option<(TcpListener, axum::Router)>,
     metrics_addr: Option<SocketAddr>,
     metrics_handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// `JWT_DECODE_LEEWAY`, seconds: how long past `exp` a revoked token stays acceptable.
+    leeway: i64,
     live: Arc<LiveEvents>,
 }
 
@@ -163,6 +165,7 @@ impl Application {
     /// Any [`StartupError`].
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let codec = Arc::new(TokenCodec::new(&config.jwt)?);
+        let leeway = codec.leeway();
         let messages = match &config.messages_path {
             Some(path) => Messages::from_file(path)?,
             None => Messages::default(),
@@ -234,7 +237,11 @@ impl Application {
                 tokens_in_body: transport.uses_headers(),
                 transport: transport.clone(),
             },
-            config.introspection,
+            graphql::SchemaOptions {
+                introspection: config.introspection,
+                suggestions: !config.production,
+                limits: config.limits,
+            },
         );
         let router = http::router(
             HttpState {
@@ -243,6 +250,7 @@ impl Application {
                 db: db.clone(),
                 transport,
                 playground: config.playground,
+                max_batch: config.limits.max_batch,
                 metrics: (config.metrics == MetricsExposure::MainListener)
                     .then(|| metrics_handle.clone())
                     .flatten(),
@@ -273,6 +281,7 @@ impl Application {
             metrics,
             metrics_addr,
             metrics_handle,
+            leeway,
             live,
         })
     }
@@ -306,7 +315,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let mut background = vec![
-            tokio::spawn(prune_forever(self.db.clone())),
+            tokio::spawn(prune_forever(self.db.clone(), self.leeway)),
             tokio::spawn(self.feed.run()),
         ];
         if let Some(handle) = self.metrics_handle {
@@ -337,7 +346,7 @@ impl Application {
 }
 
 /// Deletes revocation entries for expired tokens and long-dead sessions, hourly.
-async fn prune_forever(db: DatabaseConnection) {
+async fn prune_forever(db: DatabaseConnection, leeway: i64) {
     // The first round runs one period after start, not at start.
     let mut every =
         tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
@@ -349,7 +358,7 @@ async fn prune_forever(db: DatabaseConnection) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning events failed"),
         }
-        match revocation::prune(&db, now).await {
+        match revocation::prune(&db, now, leeway).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "expired revocation entries deleted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning revocation entries failed"),

@@ -32,14 +32,15 @@ pub async fn revoke_jti(db: &impl ConnectionTrait, jti: &str, expires_at: i64) -
     Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(_)))
 }
 
-/// Deletes list entries whose token expired before `before` (Unix seconds): such a token is
-/// refused as expired anyway.
+/// Deletes list entries whose token can no longer be accepted at `now` (Unix seconds): it
+/// expired more than `leeway` seconds ago (`JWT_DECODE_LEEWAY`), so it is refused as expired
+/// anyway. An entry inside the leeway stays: its token still decodes, and must stay used.
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn prune(db: &impl ConnectionTrait, before: i64) -> AppResult<u64> {
+pub async fn prune(db: &impl ConnectionTrait, now: i64, leeway: i64) -> AppResult<u64> {
     Ok(revoked_token::Entity::delete_many()
-        .filter(revoked_token::Column::ExpiresAt.lt(before))
+        .filter(revoked_token::Column::ExpiresAt.lt(now.saturating_sub(leeway)))
         .exec(db)
         .await?
         .rows_affected)

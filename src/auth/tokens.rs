@@ -17,6 +17,9 @@ use crate::{
     error::{AppError, AppResult, TokenKind},
 };
 
+/// Longest compact token decoded (contract section 7): anything longer is refused unread.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> i64 {
     SystemTime::now()
@@ -61,8 +64,9 @@ pub enum Audience {
 pub struct Claims {
     /// The user id, always a string.
     pub sub: String,
-    /// Issued at, Unix seconds.
-    #[serde(deserialize_with = "numeric_date")]
+    /// Issued at, Unix seconds (0 when a token minted elsewhere leaves it out, as PyJWT allows;
+    /// nothing is decided on it).
+    #[serde(default, deserialize_with = "numeric_date")]
     pub iat: i64,
     /// Not before, Unix seconds.
     #[serde(
@@ -74,10 +78,15 @@ pub struct Claims {
     /// Expires, Unix seconds.
     #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
-    /// Unique id (UUID when minted here).
+    /// Unique id (UUID when minted here). Required: revoking a token without `sid` needs it.
+    #[serde(default)]
     pub jti: String,
-    /// `access` or `refresh`.
-    #[serde(rename = "type", default = "access_type")]
+    /// `access` or `refresh`; absent (or `null`) reads as `access`, as in Flask-JWT-Extended.
+    #[serde(
+        rename = "type",
+        default = "access_type",
+        deserialize_with = "token_type"
+    )]
     pub token_type: String,
     /// Access tokens only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,6 +119,10 @@ pub struct Claims {
 
 fn access_type() -> String {
     "access".to_owned()
+}
+
+fn token_type<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(de)?.unwrap_or_else(access_type))
 }
 
 /// Accepts integer or float numeric dates (PyJWT may write either) and keeps whole seconds.
@@ -272,7 +285,12 @@ impl TokenCodec {
             validation.set_issuer(&[iss]);
             validation.required_spec_claims.insert("iss".to_owned());
         }
-        if !config.decode_audience.is_empty() {
+        if config.decode_audience.is_empty() {
+            // jsonwebtoken refuses a token that carries `aud` when no audience is expected.
+            // Flask-JWT-Extended writes `JWT_ENCODE_AUDIENCE` and verifies only with
+            // `JWT_DECODE_AUDIENCE` (contract section 6): without it, `aud` is not checked.
+            validation.validate_aud = false;
+        } else {
             validation.set_audience(&config.decode_audience);
             validation.required_spec_claims.insert("aud".to_owned());
         }
@@ -380,6 +398,10 @@ impl TokenCodec {
     /// # Errors
     /// `TokenExpired` or `InvalidToken` with a short reason.
     pub fn decode(&self, token: &str) -> AppResult<Claims> {
+        // Base64 and JSON work grow with the token: a bound before any of it.
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AppError::InvalidToken("token too long"));
+        }
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             AppError::InvalidToken(match e.kind() {
                 ErrorKind::ExpiredSignature => return AppError::TokenExpired,
@@ -394,6 +416,9 @@ impl TokenCodec {
             })
         })?;
         let claims = data.claims;
+        if claims.jti.is_empty() {
+            return Err(AppError::InvalidToken("missing claim jti"));
+        }
         if claims.token_type != "access" && claims.token_type != "refresh" {
             return Err(AppError::InvalidToken("unknown token type"));
         }
@@ -462,6 +487,64 @@ mod tests {
             "sub": 7, "iat": 1, "exp": 2, "jti": "j",
         }));
         assert!(numeric_sub.is_err(), "sub must be a string");
+    }
+
+    fn forge(claims: &serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(b"unit-test-key-unit-test-key-0123").expect("key"),
+        )
+        .expect("sign")
+    }
+
+    #[test]
+    fn a_token_without_type_decodes_as_an_access_token() {
+        let codec = TokenCodec::new(&config()).expect("codec");
+        let now = now_secs();
+        let token = forge(&serde_json::json!({
+            "sub": "7", "iat": now, "nbf": now, "exp": now + 60, "jti": "j", "fresh": false,
+        }));
+        let claims = codec.decode(&token).expect("no type is an access token");
+        assert_eq!(claims.kind(), TokenKind::Access);
+        let token = forge(&serde_json::json!({
+            "sub": "7", "exp": now + 60, "jti": "j", "type": null,
+        }));
+        let claims = codec
+            .decode(&token)
+            .expect("null type and no iat, as PyJWT allows");
+        assert_eq!(claims.kind(), TokenKind::Access);
+        let token = forge(&serde_json::json!({ "sub": "7", "exp": now + 60 }));
+        assert!(matches!(
+            codec.decode(&token),
+            Err(AppError::InvalidToken("missing claim jti"))
+        ));
+    }
+
+    #[test]
+    fn encode_audience_and_issuer_alone_are_written_not_verified() {
+        let mut config = config();
+        config.encode_audience = vec!["frontend".into()];
+        config.encode_issuer = Some("warden".into());
+        let codec = TokenCodec::new(&config).expect("codec");
+        let signed = codec.mint(&access(7)).expect("mint");
+        assert_eq!(signed.claims.aud, Some(Audience::One("frontend".into())));
+        assert_eq!(signed.claims.iss.as_deref(), Some("warden"));
+        codec.decode(&signed.token).expect("its own token passes");
+    }
+
+    #[test]
+    fn a_token_over_8_kib_is_invalid_without_decoding() {
+        let codec = TokenCodec::new(&config()).expect("codec");
+        let now = now_secs();
+        let padding = "x".repeat(MAX_TOKEN_BYTES);
+        let token = forge(&serde_json::json!({
+            "sub": "7", "iat": now, "exp": now + 60, "jti": "j", "pad": padding,
+        }));
+        assert!(matches!(
+            codec.decode(&token),
+            Err(AppError::InvalidToken("token too long"))
+        ));
     }
 
     #[test]

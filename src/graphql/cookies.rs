@@ -13,14 +13,15 @@ use crate::{
     config::{SameSite, TransportConfig},
 };
 
+/// One `Set-Cookie` value. `max_age: None` makes a browser-session cookie (no `Max-Age`).
 fn build(
     transport: &TransportConfig,
     name: &str,
     value: &str,
     http_only: bool,
-    max_age: i64,
+    max_age: Option<i64>,
 ) -> String {
-    Cookie::build((name.to_owned(), value.to_owned()))
+    let mut cookie = Cookie::build((name.to_owned(), value.to_owned()))
         .path("/")
         .http_only(http_only)
         .secure(transport.cookie_secure)
@@ -29,9 +30,11 @@ fn build(
             SameSite::Lax => CookieSameSite::Lax,
             SameSite::None => CookieSameSite::None,
         })
-        .max_age(Duration::seconds(max_age.max(0)))
-        .build()
-        .to_string()
+        .build();
+    if let Some(max_age) = max_age {
+        cookie.set_max_age(Duration::seconds(max_age.max(0)));
+    }
+    cookie.to_string()
 }
 
 fn set_pair(
@@ -41,7 +44,9 @@ fn set_pair(
     token_cookie: &str,
     csrf_cookie: &str,
 ) {
-    let max_age = token.claims.exp - now_secs();
+    // `JWT_SESSION_COOKIE` (default true), as in Flask-JWT-Extended: the cookies end with the
+    // browser session; the token inside still expires at its own `exp`.
+    let max_age = (!transport.session_cookie).then(|| token.claims.exp - now_secs());
     ctx.append_http_header(
         "set-cookie",
         build(transport, token_cookie, &token.token, true, max_age),
@@ -88,6 +93,6 @@ pub fn clear_tokens(ctx: &Context<'_>, transport: &TransportConfig) {
         (&transport.access_csrf_cookie, false),
         (&transport.refresh_csrf_cookie, false),
     ] {
-        ctx.append_http_header("set-cookie", build(transport, name, "", http_only, 0));
+        ctx.append_http_header("set-cookie", build(transport, name, "", http_only, Some(0)));
     }
 }

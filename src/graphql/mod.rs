@@ -4,6 +4,7 @@
 pub mod cookies;
 pub mod errors;
 pub mod guards;
+pub mod limits;
 pub mod mutation;
 pub mod nulls;
 pub mod phase;
@@ -12,7 +13,7 @@ pub mod schema;
 pub mod subscription;
 pub mod types;
 
-pub use schema::{ApiState, WardenSchema, build_schema, sdl};
+pub use schema::{ApiState, SchemaOptions, WardenSchema, build_schema, sdl};
 
 /// Facts about the HTTP request that resolvers may record (never tokens).
 #[derive(Debug, Clone, Default)]

@@ -13,15 +13,22 @@ use std::{
 };
 
 use async_graphql::{
-    PathSegment, QueryPathNode, Response, ServerError, ServerResult, Value, Variables,
+    PathSegment, QueryPathNode, Request, Response, ServerError, ServerResult, Value, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-        NextResolve, ResolveInfo,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+        NextPrepareRequest, NextRequest, NextResolve, ResolveInfo,
     },
     parser::types::{ExecutableDocument, OperationType},
 };
 
-use crate::{error::ErrorCode, graphql::phase::mark_started, meter};
+use crate::{
+    error::ErrorCode,
+    graphql::{
+        limits::{DocumentLimits, InBatch},
+        phase::mark_started,
+    },
+    meter,
+};
 
 /// The factory installed on the schema.
 pub struct NullOnError;
@@ -92,27 +99,31 @@ impl Extension for Collector {
     }
 }
 
-/// Per request, the outermost extension: gives every error a contract code, and meters the
-/// request (count and latency by operation type).
+/// Per request, the outermost extension: checks the document's limits before anything else
+/// ([`crate::graphql::limits`]), gives every error a contract code, and meters the request
+/// (count and latency by operation type).
 ///
 /// The codes: errors async-graphql raises itself (syntax, validation, unknown fields, wrong
 /// argument types, depth and complexity limits) carry none, and are all the client's input to
 /// fix, so they become `BAD_USER_INPUT`.
 ///
-/// Metering lives here rather than in an extension of its own because every extension is a
-/// link in the chain each field's resolution walks through.
-pub struct CodeEveryError;
+/// Metering and the limits live here rather than in extensions of their own because every
+/// extension is a link in the chain each field's resolution walks through.
+pub struct CodeEveryError(pub DocumentLimits);
 
 impl ExtensionFactory for CodeEveryError {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Envelope::default())
+        Arc::new(Envelope {
+            operation: OnceLock::new(),
+            limits: self.0,
+        })
     }
 }
 
 /// One per request: the operation type, once the document is parsed.
-#[derive(Default)]
 struct Envelope {
     operation: OnceLock<&'static str>,
+    limits: DocumentLimits,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -131,6 +142,23 @@ impl Extension for Envelope {
         ::metrics::histogram!(meter::REQUEST_SECONDS, "operation" => operation)
             .record(started.elapsed().as_secs_f64());
         response
+    }
+
+    /// Parses the document and checks its limits before async-graphql's own parse-time walk,
+    /// validation and execution; async-graphql then reuses the parsed document. An error here
+    /// never reaches the `execute` hook, so the transport answers it as a request that failed
+    /// before execution.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let in_batch = request
+            .data
+            .contains_key(&std::any::TypeId::of::<InBatch>());
+        self.limits.check(request.parsed_query()?, in_batch)?;
+        next.run(ctx, request).await
     }
 
     async fn parse_query(

@@ -7,9 +7,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{live::LiveEvents, service::AuthService},
-    config::TransportConfig,
+    config::{LimitsConfig, TransportConfig},
     graphql::{
         guards::DirectiveGuards,
+        limits::DocumentLimits,
         mutation::Mutation,
         nulls::{CodeEveryError, NullOnError},
         query::Query,
@@ -21,12 +22,6 @@ use crate::{
 
 /// The Warden schema type.
 pub type WardenSchema = Schema<Query, Mutation, Subscription>;
-
-/// Deepest query accepted. Our own types nest a few levels; the introspection query GraphiQL
-/// sends nests `ofType` about fifteen deep.
-const MAX_DEPTH: usize = 20;
-/// Most complex query accepted.
-const MAX_COMPLEXITY: usize = 500;
 
 /// What resolvers share across requests.
 #[derive(Clone)]
@@ -49,16 +44,35 @@ pub struct ApiState {
     pub tokens_in_body: bool,
 }
 
+/// How the schema answers what is not data: introspection, suggestions, limits.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaOptions {
+    /// Introspection queries allowed (`WARDEN_INTROSPECTION`).
+    pub introspection: bool,
+    /// "Did you mean …" in validation errors: development only, since they name fields that
+    /// introspection being off is meant to keep unlisted.
+    pub suggestions: bool,
+    /// Depth, complexity and aliases per document ([`crate::graphql::limits`]).
+    pub limits: LimitsConfig,
+}
+
 /// Builds the schema with its limits and state.
-pub fn build_schema(state: ApiState, introspection: bool) -> WardenSchema {
-    let builder = Schema::build(Query, Mutation, Subscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+pub fn build_schema(state: ApiState, options: SchemaOptions) -> WardenSchema {
+    let introspection = options.introspection;
+    // Depth and complexity are counted by `CodeEveryError`'s limits check, not by
+    // `limit_depth`/`limit_complexity` (see `graphql::limits` for why).
+    let mut builder = Schema::build(Query, Mutation, Subscription)
         // Outer first: NullOnError sees the errors of the guards that run inside it.
-        .extension(CodeEveryError)
+        .extension(CodeEveryError(DocumentLimits {
+            limits: options.limits,
+            introspection,
+        }))
         .extension(NullOnError)
         .extension(DirectiveGuards::default())
         .data(state);
+    if !options.suggestions {
+        builder = builder.disable_suggestions();
+    }
     if introspection {
         builder.finish()
     } else {

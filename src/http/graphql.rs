@@ -29,12 +29,10 @@ use serde_json::{Map, Value};
 
 use crate::{
     error::ErrorCode,
-    graphql::{RequestMeta, phase::ExecutionStarted},
+    graphql::{RequestMeta, limits::InBatch, phase::ExecutionStarted},
     http::{HttpState, credentials, playground},
 };
 
-/// Most operations in one batched POST.
-pub const MAX_BATCH: usize = 10;
 /// Longest `User-Agent` kept with a session.
 const MAX_USER_AGENT: usize = 256;
 
@@ -218,11 +216,11 @@ fn to_request(value: Value) -> Result<async_graphql::Request, TransportFault> {
         .map_err(|e| TransportFault::bad_request(format!("Bad GraphQL request parameters: {e}")))
 }
 
-/// A POST body: one request object, or a batch of them (a JSON array).
-fn to_batch(value: Value) -> Result<BatchRequest, TransportFault> {
+/// A POST body: one request object, or a batch of them (a JSON array) of at most `max_batch`.
+fn to_batch(value: Value, max_batch: usize) -> Result<BatchRequest, TransportFault> {
     match value {
-        Value::Array(items) if items.is_empty() || items.len() > MAX_BATCH => Err(
-            TransportFault::bad_request(format!("A batch must hold 1 to {MAX_BATCH} operations")),
+        Value::Array(items) if items.is_empty() || items.len() > max_batch => Err(
+            TransportFault::bad_request(format!("A batch must hold 1 to {max_batch} operations")),
         ),
         Value::Array(items) => items
             .into_iter()
@@ -254,11 +252,15 @@ async fn execute(
     };
     let credentials = finder.resolve(headers, is_post);
     // One marker per operation: `BatchRequest::data` would share one among them all.
+    let in_batch = matches!(batch, BatchRequest::Batch(_));
     let started: Vec<ExecutionStarted> = batch
         .iter_mut()
         .map(|request| {
             let marker = ExecutionStarted::default();
             request.data.insert(marker.clone());
+            if in_batch {
+                request.data.insert(InBatch);
+            }
             marker
         })
         .collect();
@@ -322,7 +324,7 @@ pub async fn post(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let media = MediaType::negotiate(&headers);
-    match read_post(&headers, body) {
+    match read_post(&headers, body, state.max_batch) {
         Ok(batch) => execute(&state, &headers, true, media, batch).await,
         Err(fault) => fault.respond(media),
     }
@@ -332,6 +334,7 @@ pub async fn post(
 fn read_post(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    max_batch: usize,
 ) -> Result<BatchRequest, TransportFault> {
     if !is_json(headers) {
         return Err(TransportFault::new(
@@ -343,7 +346,7 @@ fn read_post(
     let body = body.map_err(|r| TransportFault::new(r.status(), r.body_text()))?;
     let value = serde_json::from_slice(&body)
         .map_err(|e| TransportFault::bad_request(format!("Malformed JSON body: {e}")))?;
-    to_batch(value)
+    to_batch(value, max_batch)
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

@@ -54,6 +54,8 @@ pub struct HttpState {
     pub transport: Arc<TransportConfig>,
     /// GraphiQL on `GET /graphql`.
     pub playground: bool,
+    /// Most operations in one JSON batch (`WARDEN_MAX_BATCH`).
+    pub max_batch: usize,
     /// `GET /metrics` on this listener (development without `WARDEN_METRICS_ADDR`).
     pub metrics: Option<PrometheusHandle>,
     /// Events fanned out to open WebSocket connections, and their per-user slots.
@@ -101,6 +103,8 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
         .with_state(state);
 
     if !cors_origins.is_empty() {
+        // `config` has checked each origin's shape (and refused `*`, which tower-http panics on
+        // when credentials are allowed), so none is dropped here.
         let origins: Vec<HeaderValue> = cors_origins
             .iter()
             .filter_map(|o| HeaderValue::from_str(o).ok())

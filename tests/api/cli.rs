@@ -14,10 +14,21 @@ fn warden(
     env: &[(&str, &str)],
 ) -> std::process::Output {
     let dir = tempfile::tempdir().expect("temp dir"); // no stray .env is read
+    warden_in(dir.path(), database_url, args, stdin, env)
+}
+
+/// Runs the binary in `dir` (where it looks for `.env`) with only the given environment.
+pub(crate) fn warden_in(
+    dir: &std::path::Path,
+    database_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
     command
         .args(args)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_clear()
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "error")

@@ -149,3 +149,44 @@ backend_test! {
         assert!(body["data"]["me"].is_object(), "{body}");
     }
 }
+
+backend_test! {
+    async fn token_cookies_last_the_browser_session_unless_session_cookies_are_off(backend) {
+        let app = spawn_app_with(backend, &[("JWT_TOKEN_LOCATION", "cookies")]).await;
+        let (cookies, _) = login(&app).await;
+        for name in ["access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"] {
+            let (_, header) = &cookies[name];
+            assert!(!header.contains("Max-Age") && !header.contains("Expires"), "{name} is a session cookie: {header}");
+        }
+
+        let app = spawn_app_with(backend, &[("JWT_TOKEN_LOCATION", "cookies"), ("JWT_SESSION_COOKIE", "false")]).await;
+        let (cookies, _) = login(&app).await;
+        let max_age = |name: &str| -> i64 {
+            let header = &cookies[name].1;
+            header
+                .split(';')
+                .find_map(|part| part.trim().strip_prefix("Max-Age="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} has a Max-Age: {header}"))
+        };
+        for name in ["access_token_cookie", "csrf_access_token"] {
+            assert!((890..=900).contains(&max_age(name)), "{name}: the access token's 15 minutes");
+        }
+        for name in ["refresh_token_cookie", "csrf_refresh_token"] {
+            assert!((30 * 86_400 - 10..=30 * 86_400).contains(&max_age(name)), "{name}: the refresh token's 30 days");
+        }
+    }
+}
+
+backend_test! {
+    async fn token_cookies_are_secure_by_default_in_production(backend) {
+        let app = spawn_app_with(backend, &[("WARDEN_ENV", "production"), ("JWT_TOKEN_LOCATION", "cookies")]).await;
+        let (cookies, _) = login(&app).await;
+        for name in ["access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"] {
+            assert!(cookies[name].1.contains("Secure"), "{name}: {}", cookies[name].1);
+        }
+        let app = spawn_app_with(backend, &[("JWT_TOKEN_LOCATION", "cookies")]).await;
+        let (cookies, _) = login(&app).await;
+        assert!(!cookies["access_token_cookie"].1.contains("Secure"), "development over plain HTTP");
+    }
+}
