@@ -33,7 +33,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Longest a request may take before it is answered 408 (a stuck database, a slow client).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -50,6 +50,8 @@ pub struct HttpState {
     pub playground: bool,
     /// `GET /metrics` on this listener (development without `WARDEN_METRICS_ADDR`).
     pub metrics: Option<PrometheusHandle>,
+    /// Proxies whose `X-Forwarded-For` names the client (`WARDEN_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// Builds the router with its layers.

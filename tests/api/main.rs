@@ -10,6 +10,7 @@ mod deny_by_default;
 mod event_feed;
 mod graphql_over_http;
 mod guard_matrix;
+mod hardening;
 mod http_surface;
 mod playground;
 mod protected_fields;

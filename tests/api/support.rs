@@ -66,6 +66,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// SQL statements the running app has executed.
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Password hashes running in the app, and the most that ran at once.
+    pub hashes: std::sync::Arc<warden::auth::password::HashGauge>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -133,6 +135,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
             .build()
             .expect("client"),
         statements: Default::default(),
+        hashes: Default::default(),
         shutdown: None,
         server: None,
         _dir: dir,
@@ -148,6 +151,7 @@ impl TestApp {
         let addr: SocketAddr = app.local_addr();
         self.metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         self.statements = app.statements();
+        self.hashes = app.hashes();
         let (tx, rx) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(app.run_until(async move {
             rx.await.ok();
@@ -165,6 +169,7 @@ impl TestApp {
             vars: self.vars.clone(),
             client: self.client.clone(),
             statements: Default::default(),
+            hashes: Default::default(),
             shutdown: None,
             server: None,
             _dir: None,
@@ -206,6 +211,7 @@ impl TestApp {
         let db = self.db().await;
         let account = users::create(
             &db,
+            &warden::auth::password::Passwords::default(),
             NewUser {
                 email: email.to_owned(),
                 password: PASSWORD.to_owned().into(),
