@@ -8,7 +8,11 @@
 //! across all instances are ever told "wrong password"; the rest learn nothing. The success
 //! path reads the count in the same statement that loads the user (a correlated subquery,
 //! [`recent_failures`]), so a right password costs no extra round trip, and one whose account
-//! already reached the limit on any instance is refused before hashing.
+//! already reached the limit on any instance is refused before hashing. The login's session is
+//! then inserted only while the count is still under the limit ([`failures_of`] in the insert's
+//! own condition): a right password tested alongside wrong ones on other instances wins only if
+//! fewer than `limit` of them were recorded first, so parallel guessing across instances learns
+//! no more than the limit allows.
 
 use entity::{login_failure, user};
 use sea_orm::{
@@ -21,13 +25,27 @@ use crate::error::AppResult;
 /// An expression for the number of failures recorded for `users.email` since `since_ms`, to
 /// select alongside a user row.
 pub fn recent_failures(since_ms: i64) -> Expr {
+    counted(
+        Expr::col((login_failure::Entity, login_failure::Column::Account))
+            .equals((user::Entity, user::Column::Email)),
+        since_ms,
+    )
+}
+
+/// An expression for the number of failures recorded for `account` since `since_ms`, for a
+/// statement's condition (see [`crate::auth::sessions::create_unless_limited`]).
+pub fn failures_of(account: &str, since_ms: i64) -> Expr {
+    counted(
+        Expr::col((login_failure::Entity, login_failure::Column::Account)).eq(account),
+        since_ms,
+    )
+}
+
+fn counted(account_matches: Expr, since_ms: i64) -> Expr {
     let count = Query::select()
         .expr(Expr::col((login_failure::Entity, login_failure::Column::Id)).count())
         .from(login_failure::Entity)
-        .and_where(
-            Expr::col((login_failure::Entity, login_failure::Column::Account))
-                .equals((user::Entity, user::Column::Email)),
-        )
+        .and_where(account_matches)
         .and_where(Expr::col((login_failure::Entity, login_failure::Column::AtMs)).gt(since_ms))
         .to_owned();
     Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(count)))

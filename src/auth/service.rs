@@ -412,9 +412,22 @@ impl AuthService {
         }
         let user = checked?;
         let grants = users::load_grants(&self.db, user.id).await?;
-        let issued = self
-            .start_session(Account { user, grants }, true, client)
-            .await?;
+        // The session exists only if the account is still under its limit now (see failures).
+        let sid = uuid::Uuid::new_v4().to_string();
+        let slot = self.new_slot();
+        let created = sessions::create_unless_limited(
+            &self.db,
+            (&sid, user.id, client.user_agent.clone(), &slot),
+            &account,
+            self.window_start_ms(),
+            self.account_limit.max,
+        )
+        .await?;
+        if !created {
+            security_log("login", "rate_limited", Some(user.id), None, client);
+            return Err(self.limited());
+        }
+        let issued = self.issue_pair(Account { user, grants }, true, &sid, &slot)?;
         security_log(
             "login",
             "ok",

@@ -119,7 +119,9 @@ backend_test! {
         let (invalid, limited) = burst(&[&a, &b], &bodies).await;
         println!("two instances ({backend:?}): {invalid} told wrong, {limited} rate limited");
         assert!(invalid <= 10, "at most the limit (10) told wrong across instances, got {invalid}");
-        for app in [&a, &b] {
+        // A third instance has counted nothing itself: the database tells it the limit is reached.
+        let c = a.another_instance().await;
+        for app in [&a, &b, &c] {
             let body = app.graphql(None, LOGIN, json!({ "e": "ana@example.com", "p": PASSWORD })).await;
             assert_eq!(code(&body), "RATE_LIMITED", "{body}");
         }
@@ -353,5 +355,33 @@ backend_test! {
         // The session ended: its access token is refused too.
         let body = app.graphql(Some(&access), "{ me { id } }", json!({})).await;
         assert_eq!(code(&body), "TOKEN_REVOKED", "{body}");
+    }
+}
+
+backend_test! {
+    async fn a_login_session_is_created_only_while_the_account_is_under_its_limit(backend) {
+        use warden::auth::{failures, sessions::{self, RefreshSlot}};
+        let app = spawn_app(backend).await;
+        let id = app.create_user("ana@example.com", &[], &[]).await;
+        let db = app.db().await;
+        let now_ms = crate::support::now() * 1000;
+        let since = now_ms - 60_000;
+        let slot = |n: u32| RefreshSlot { jti: format!("jti-{n}"), iat: 0, exp: i64::MAX / 2 };
+        // What another instance's failures, recorded while this login hashed, leave behind.
+        for n in 0..2 {
+            failures::record(&db, "ana@example.com", now_ms, since).await.expect("recorded");
+            let created = sessions::create_unless_limited(&db, (&format!("s{n}"), id, None, &slot(n)), "ana@example.com", since, 3)
+                .await
+                .expect("insert");
+            assert!(created, "{} failures: under the limit", n + 1);
+        }
+        failures::record(&db, "ana@example.com", now_ms, since).await.expect("recorded");
+        let created = sessions::create_unless_limited(&db, ("s3", id, None, &slot(3)), "ana@example.com", since, 3)
+            .await
+            .expect("insert");
+        assert!(!created, "at the limit, the session is not created");
+        assert!(sessions::find(&db, "s3").await.expect("read").is_none());
+        assert!(sessions::find(&db, "s1").await.expect("read").is_some());
+        db.close().await.ok();
     }
 }
