@@ -152,8 +152,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                             .unwrap_or_default()
                             .to_owned()
                     });
+                    let passwords = crate::auth::password::Passwords::new(&config.login);
                     let account = users::create(
                         &db,
+                        &passwords,
                         NewUser {
                             email: args.email,
                             password,

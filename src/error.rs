@@ -122,6 +122,9 @@ pub enum AppError {
     /// `exp` passed.
     #[error("Token has expired")]
     TokenExpired,
+    /// The session is older than `WARDEN_SESSION_MAX_AGE`; it has been ended.
+    #[error("Session has expired")]
+    SessionExpired,
     /// Signature, shape, algorithm, `iss`, `aud` or `nbf`; the text is a short reason.
     #[error("Invalid token: {0}")]
     InvalidToken(&'static str),
@@ -168,6 +171,9 @@ pub enum AppError {
     /// vouch that a token is not revoked, so it refuses (fails closed).
     #[error("Service unavailable")]
     Lagging,
+    /// Password hashing is saturated; retry after this many seconds.
+    #[error("Service unavailable")]
+    Saturated(u64),
     /// A fault of ours (a task panicked, a key could not sign); logged, never shown.
     #[error("Service unavailable")]
     Internal(String),
@@ -178,7 +184,7 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
-            Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::TokenExpired | Self::SessionExpired => ErrorCode::TokenExpired,
             Self::InvalidToken(_) => ErrorCode::InvalidToken,
             Self::TokenRevoked | Self::GrantsChanged => ErrorCode::TokenRevoked,
             Self::WrongTokenType(_) => ErrorCode::WrongTokenType,
@@ -191,7 +197,7 @@ impl AppError {
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::NotFound => ErrorCode::NotFound,
-            Self::Unavailable(_) | Self::Lagging | Self::Internal(_) => {
+            Self::Unavailable(_) | Self::Lagging | Self::Saturated(_) | Self::Internal(_) => {
                 ErrorCode::ServiceUnavailable
             }
         }
@@ -203,6 +209,7 @@ impl AppError {
         match self {
             Self::Unauthenticated(place) => Self::Unauthenticated(place.clone()),
             Self::TokenExpired => Self::TokenExpired,
+            Self::SessionExpired => Self::SessionExpired,
             Self::InvalidToken(reason) => Self::InvalidToken(reason),
             Self::TokenRevoked => Self::TokenRevoked,
             Self::GrantsChanged => Self::GrantsChanged,
@@ -218,6 +225,7 @@ impl AppError {
             Self::NotFound => Self::NotFound,
             Self::Unavailable(db) => Self::Internal(format!("database error: {db}")),
             Self::Lagging => Self::Lagging,
+            Self::Saturated(secs) => Self::Saturated(*secs),
             Self::Internal(cause) => Self::Internal(cause.clone()),
         }
     }

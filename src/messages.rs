@@ -54,7 +54,10 @@ impl Messages {
     /// errors keep their specific sentence, which says what to fix.
     pub fn render(&self, err: &AppError) -> String {
         match (err, self.overrides.get(&err.code())) {
-            (AppError::BadUserInput(_), _) | (_, None) => err.to_string(),
+            // A session past its maximum age keeps its own sentence, as validation errors do.
+            (AppError::BadUserInput(_) | AppError::SessionExpired, _) | (_, None) => {
+                err.to_string()
+            }
             (_, Some(text)) => text.clone(),
         }
     }

@@ -24,6 +24,8 @@ pub const REVOCATIONS: &str = "warden_revocations_total";
 pub const GUARD_DENIALS: &str = "warden_guard_denials_total";
 /// Password checks refused by the rate limit.
 pub const RATE_LIMITED: &str = "warden_rate_limited_total";
+/// Requests turned away because every password-hashing slot stayed busy.
+pub const HASH_SATURATED: &str = "warden_password_hash_saturated_total";
 /// Seconds since the revocation state was last confirmed current.
 pub const FEED_AGE: &str = "warden_event_feed_age_seconds";
 /// Seconds between an event's commit (writer's clock) and its application here.

@@ -18,8 +18,10 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{
+        failures,
         feed::Feed,
         live::LiveEvents,
+        password::{HashGauge, Passwords},
         revocation,
         service::AuthService,
         sessions,
@@ -135,6 +137,8 @@ pub struct Application {
     /// `JWT_DECODE_LEEWAY`, seconds: how long past `exp` a revoked token stays acceptable.
     leeway: i64,
     live: Arc<LiveEvents>,
+    hashes: Arc<HashGauge>,
+    account_window: Duration,
 }
 
 /// The event feed reads on a connection of its own: a pool saturated by requests cannot
@@ -174,8 +178,17 @@ impl Application {
         let db = connect_counted(&config.database_url, statements.clone()).await?;
         Migrator::up(&db, None).await?;
 
+        if config.login.argon2.below_owasp_floor() {
+            // Production refuses these at configuration time; development only warns.
+            tracing::warn!(
+                memory_kib = config.login.argon2.memory_kib,
+                iterations = config.login.argon2.iterations,
+                "WARDEN_ARGON2_*: parameters below OWASP's minimum for argon2id (development only)"
+            );
+        }
+        let passwords = Passwords::new(&config.login);
         if let Some((email, password)) = &config.admin
-            && users::ensure_admin(&db, email, password.clone())
+            && users::ensure_admin(&db, &passwords, email, password.clone())
                 .await
                 .map_err(StartupError::Admin)?
         {
@@ -223,6 +236,8 @@ impl Application {
             config.refresh_reuse_grace,
             transport.uses_cookies(),
             log,
+            passwords.clone(),
+            &config.login,
         )
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
@@ -256,6 +271,7 @@ impl Application {
                     .flatten(),
                 live: live.clone(),
                 origins: config.cors_origins.clone().into(),
+                trusted_proxies: config.login.trusted_proxies.clone().into(),
             },
             &config.cors_origins,
         );
@@ -277,6 +293,8 @@ impl Application {
             db,
             addr,
             statements,
+            hashes: passwords.gauge(),
+            account_window: config.login.account_limit.window,
             feed,
             metrics,
             metrics_addr,
@@ -301,6 +319,11 @@ impl Application {
         self.addr
     }
 
+    /// How many password hashes run now, and the most that ran at once (a live gauge).
+    pub fn hashes(&self) -> Arc<HashGauge> {
+        self.hashes.clone()
+    }
+
     /// How many SQL statements this application has run so far (a live counter).
     pub fn statements(&self) -> Arc<AtomicU64> {
         self.statements.clone()
@@ -315,7 +338,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let mut background = vec![
-            tokio::spawn(prune_forever(self.db.clone(), self.leeway)),
+            tokio::spawn(prune_forever(
+                self.db.clone(),
+                self.leeway,
+                self.account_window,
+            )),
             tokio::spawn(self.feed.run()),
         ];
         if let Some(handle) = self.metrics_handle {
@@ -334,7 +361,11 @@ impl Application {
                 }
             }));
         }
-        let result = axum::serve(self.listener, self.router)
+        // The socket peer is the client address unless a trusted proxy says otherwise.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         for task in background {
@@ -346,7 +377,7 @@ impl Application {
 }
 
 /// Deletes revocation entries for expired tokens and long-dead sessions, hourly.
-async fn prune_forever(db: DatabaseConnection, leeway: i64) {
+async fn prune_forever(db: DatabaseConnection, leeway: i64, account_window: Duration) {
     // The first round runs one period after start, not at start.
     let mut every =
         tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
@@ -362,6 +393,13 @@ async fn prune_forever(db: DatabaseConnection, leeway: i64) {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "expired revocation entries deleted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning revocation entries failed"),
+        }
+        let window_ms = i64::try_from(account_window.as_millis()).unwrap_or(i64::MAX);
+        let before_ms = now.saturating_mul(1000).saturating_sub(window_ms);
+        match failures::prune(&db, before_ms).await {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "old login failures deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning login failures failed"),
         }
         match sessions::prune(&db, now - KEEP_DEAD_SESSIONS_SECS).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "dead sessions deleted"),

@@ -13,7 +13,11 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::{
-    auth::{password, tokens::now_secs},
+    auth::{
+        failures,
+        password::{Owner, Passwords},
+        tokens::now_secs,
+    },
     error::{AppError, AppResult},
     events::{Change, EventLog},
 };
@@ -156,9 +160,13 @@ fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for a bad email, name, password or grant, or an email already taken;
-/// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn create(db: &DatabaseConnection, new: NewUser) -> AppResult<Account> {
-    let prepared = prepare(new).await?;
+/// `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
+pub async fn create(
+    db: &DatabaseConnection,
+    passwords: &Passwords,
+    new: NewUser,
+) -> AppResult<Account> {
+    let prepared = prepare(db, passwords, new).await?;
     let txn = db.begin().await?;
     let account = insert(&txn, prepared).await?;
     txn.commit().await?;
@@ -174,20 +182,41 @@ pub struct PreparedUser {
     grants: Grants,
 }
 
-/// Checks a new user's fields and hashes its password (on the blocking pool), before any
+/// Checks a new user's fields and hashes its password (through the hashing gate), before any
 /// transaction is opened: hashing inside one would hold it for the hash's duration.
 ///
+/// A taken email is refused before hashing, so that sign-ups with existing emails cost no
+/// argon2 run; [`insert`] still maps the unique violation, which alone is race-free.
+///
 /// # Errors
-/// `BAD_USER_INPUT` for a bad email, name, password or grant.
-pub async fn prepare(new: NewUser) -> AppResult<PreparedUser> {
+/// `BAD_USER_INPUT` for a bad email, name, password or grant, or an email already taken;
+/// `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
+pub async fn prepare(
+    db: &impl ConnectionTrait,
+    passwords: &Passwords,
+    new: NewUser,
+) -> AppResult<PreparedUser> {
     let email = normalize_email(&new.email)?;
     let name = normalize_name(&new.name)?;
-    password::check_policy(secrecy::ExposeSecret::expose_secret(&new.password))?;
+    passwords.check_policy(
+        secrecy::ExposeSecret::expose_secret(&new.password),
+        Owner {
+            email: &email,
+            name: &name,
+        },
+    )?;
     let grants = Grants {
         roles: normalize_grants("Role", &new.roles)?,
         permissions: normalize_grants("Permission", &new.permissions)?,
     };
-    let password_hash = password::hash(new.password).await?;
+    let taken = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::bad_input(EMAIL_TAKEN));
+    }
+    let password_hash = passwords.hash(new.password).await?;
     Ok(PreparedUser {
         email,
         name,
@@ -407,6 +436,44 @@ pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Op
         .await?)
 }
 
+/// A user row with its account's failed password checks since a moment.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct WithFailures {
+    #[sea_orm(nested)]
+    user: user::Model,
+    recent_failures: i64,
+}
+
+/// Finds a user by (normalised) email or id, with the failed password checks recorded for
+/// its email since `since_ms`, in one statement.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn find_with_failures(
+    db: &DatabaseConnection,
+    by: sea_orm::Condition,
+    since_ms: i64,
+) -> AppResult<Option<(user::Model, u64)>> {
+    use sea_orm::QuerySelect;
+    let found = user::Entity::find()
+        .filter(by)
+        .expr_as(failures::recent_failures(since_ms), "recent_failures")
+        .into_model::<WithFailures>()
+        .one(db)
+        .await?;
+    Ok(found.map(|f| (f.user, u64::try_from(f.recent_failures).unwrap_or(0))))
+}
+
+/// The condition for a login email, normalised as stored.
+pub fn email_is(email: &str) -> sea_orm::Condition {
+    sea_orm::Condition::all().add(user::Column::Email.eq(email.trim().to_lowercase()))
+}
+
+/// The condition for a user id.
+pub fn id_is(id: i64) -> sea_orm::Condition {
+    sea_orm::Condition::all().add(user::Column::Id.eq(id))
+}
+
 /// Finds a user by id.
 ///
 /// # Errors
@@ -450,6 +517,26 @@ pub async fn set_password_hash(
     Ok(())
 }
 
+/// Replaces a user's password hash only if it is still `old` (a re-hash must not undo a
+/// password change made meanwhile). Returns whether it was replaced.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn replace_password_hash(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    old: &str,
+    new: String,
+) -> AppResult<bool> {
+    let result = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::PasswordHash.eq(old))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Creates the bootstrap admin when it does not exist yet; a concurrent instance creating it
 /// first is not an error.
 ///
@@ -457,6 +544,7 @@ pub async fn set_password_hash(
 /// `BAD_USER_INPUT` for a bad email or password, `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn ensure_admin(
     db: &DatabaseConnection,
+    passwords: &Passwords,
     email: &str,
     password: SecretString,
 ) -> AppResult<bool> {
@@ -465,6 +553,7 @@ pub async fn ensure_admin(
     }
     let created = create(
         db,
+        passwords,
         NewUser {
             email: email.to_owned(),
             password,

@@ -2,6 +2,7 @@
 //! its own types converted from them.
 
 pub mod auth_event;
+pub mod login_failure;
 pub mod prelude;
 pub mod revoked_token;
 pub mod session;

@@ -1,6 +1,7 @@
 //! The entities under short names, for `use entity::prelude::*`.
 
 pub use super::auth_event::Entity as AuthEvent;
+pub use super::login_failure::Entity as LoginFailure;
 pub use super::revoked_token::Entity as RevokedToken;
 pub use super::session::Entity as Session;
 pub use super::user::Entity as User;

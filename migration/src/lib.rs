@@ -8,6 +8,7 @@ mod m20261129_000002_create_grants;
 mod m20261129_000003_create_sessions;
 mod m20261129_000004_create_revoked_tokens;
 mod m20261201_000005_create_auth_events;
+mod m20261201_000006_create_login_failures;
 mod m20261201_000010_add_user_disabled;
 
 /// Every migration, in order.
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_sessions::Migration),
             Box::new(m20261129_000004_create_revoked_tokens::Migration),
             Box::new(m20261201_000005_create_auth_events::Migration),
+            Box::new(m20261201_000006_create_login_failures::Migration),
             Box::new(m20261201_000010_add_user_disabled::Migration),
         ]
     }

@@ -3,6 +3,7 @@
 //! of it ([`guards`]), and the flows that tie them together ([`service`]).
 
 pub mod admin;
+pub mod failures;
 pub mod feed;
 pub mod guards;
 pub mod live;
@@ -15,13 +16,25 @@ pub mod throttle;
 pub mod tokens;
 pub mod verify;
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use crate::{
     error::{AppError, TokenKind},
     users::Grants,
 };
 use tokens::Claims;
+
+/// Who is asking, as far as the transport can tell: for limits, sessions and the security
+/// log (never a token or a password).
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    /// The client address (the socket peer, or what a trusted proxy says).
+    pub ip: Option<IpAddr>,
+    /// The request's `x-request-id`.
+    pub request_id: Option<String>,
+    /// `User-Agent`, truncated, stored with new sessions.
+    pub user_agent: Option<String>,
+}
 
 /// A token that verified and is not revoked.
 #[derive(Debug)]

@@ -16,11 +16,14 @@ use secrecy::SecretString;
 
 use crate::{
     auth::{
-        password, revocation,
+        Client, failures,
+        password::{Owner, Passwords, Verdict},
+        revocation,
         sessions::{self, RefreshSlot},
-        throttle::Throttle,
+        throttle::{self, LoginLimits, Tickets},
         tokens::{Claims, NewToken, SignedToken, TokenCodec, now_secs},
     },
+    config::{Limit, LoginConfig},
     error::{AppError, AppResult, TokenKind},
     events::{Change, EventLog},
     meter,
@@ -48,8 +51,14 @@ pub struct AuthService {
     dummy_hash: Arc<str>,
     /// Tokens carry a `csrf` claim (cookie transport).
     csrf: bool,
-    /// Wrong-password throttling per account.
-    throttle: Arc<Throttle>,
+    /// Password-check limits per account and per client address (this instance's view).
+    limits: LoginLimits,
+    /// The per-account limit, which the database makes hold across instances.
+    account_limit: Limit,
+    /// Password policy and the hashing gate.
+    passwords: Passwords,
+    /// Absolute session lifetime (`WARDEN_SESSION_MAX_AGE`).
+    session_max_age: Duration,
     /// Argon2 verifications run, for the metric and for tests that unknown emails pay too.
     password_checks: Arc<AtomicU64>,
     /// Where revocations are recorded (and applied to this instance at commit).
@@ -60,6 +69,34 @@ fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc()
         .unix_timestamp_nanos()
         .div_euclid(1_000_000) as i64
+}
+
+/// One line in the security log (target `warden::security`): who, which session, from where,
+/// which request. Never a password or a token.
+pub fn security_log(
+    event: &'static str,
+    outcome: &'static str,
+    user_id: Option<i64>,
+    session_id: Option<&str>,
+    client: &Client,
+) {
+    let client_ip = client.ip.map(tracing::field::display);
+    let request_id = client.request_id.as_deref();
+    if outcome == "ok" {
+        tracing::info!(target: "warden::security", event, outcome, user_id, session_id, client_ip, request_id);
+    } else {
+        tracing::warn!(target: "warden::security", event, outcome, user_id, session_id, client_ip, request_id);
+    }
+}
+
+/// How a password check ended, for the log and the metric.
+fn outcome(checked: Result<(), &AppError>) -> &'static str {
+    match checked {
+        Ok(()) => "ok",
+        Err(AppError::RateLimited(_)) => "rate_limited",
+        Err(AppError::InvalidCredentials) => "failed",
+        Err(_) => "unavailable",
+    }
 }
 
 impl AuthService {
@@ -73,6 +110,8 @@ impl AuthService {
         reuse_grace: Duration,
         csrf: bool,
         log: EventLog,
+        passwords: Passwords,
+        login: &LoginConfig,
     ) -> AppResult<Self> {
         Ok(Self {
             db,
@@ -80,10 +119,18 @@ impl AuthService {
             reuse_grace,
             csrf,
             log,
-            throttle: Arc::new(Throttle::default()),
-            dummy_hash: password::dummy_hash().await?.into(),
+            limits: LoginLimits::new(login.account_limit, login.ip_limit),
+            account_limit: login.account_limit,
+            dummy_hash: passwords.dummy_hash().await?.into(),
+            passwords,
+            session_max_age: login.session_max_age,
             password_checks: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// The password policy and hashing gate.
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
     }
 
     /// How many argon2 verifications this service has run.
@@ -170,6 +217,12 @@ impl AuthService {
         )
     }
 
+    /// True when the session is older than `WARDEN_SESSION_MAX_AGE`.
+    fn past_max_age(&self, session: &entity::session::Model) -> bool {
+        let age = time::OffsetDateTime::now_utc() - session.created_at;
+        age > self.session_max_age
+    }
+
     fn new_slot(&self) -> RefreshSlot {
         let iat = now_secs();
         RefreshSlot {
@@ -179,28 +232,91 @@ impl AuthService {
         }
     }
 
-    /// Checks a password; unknown users cost the same as wrong passwords, and an account
-    /// (`key`) with too many recent failures is refused before any hashing.
+    /// Reserves an attempt for `account` and the client's address, before any hashing.
+    fn reserve(&self, account: &str, client: &Client) -> AppResult<Tickets> {
+        self.limits.reserve(account, client.ip).map_err(|wait| {
+            ::metrics::counter!(meter::RATE_LIMITED).increment(1);
+            AppError::RateLimited(wait)
+        })
+    }
+
+    /// The start of the account limit's window, Unix milliseconds.
+    fn window_start_ms(&self) -> i64 {
+        let window = i64::try_from(self.account_limit.window.as_millis()).unwrap_or(i64::MAX);
+        now_ms().saturating_sub(window)
+    }
+
+    fn limited(&self) -> AppError {
+        ::metrics::counter!(meter::RATE_LIMITED).increment(1);
+        AppError::RateLimited(self.account_limit.window.as_secs().max(1))
+    }
+
+    /// Checks a password with reserved `tickets`; unknown users cost the same as wrong
+    /// passwords. `recorded` is the account's failures in the database (every instance's):
+    /// at the limit, the check is refused before hashing.
+    ///
+    /// A failure is recorded in the database and told as `INVALID_CREDENTIALS` only while the
+    /// account's count, this failure included, is within the limit (see [`failures`]).
     async fn check_password(
         &self,
-        key: &str,
+        tickets: Tickets,
+        account: &str,
         user: Option<&entity::user::Model>,
+        recorded: u64,
         password: SecretString,
     ) -> AppResult<()> {
-        if let Some(wait) = self.throttle.retry_after(key) {
-            ::metrics::counter!(meter::RATE_LIMITED).increment(1);
-            return Err(AppError::RateLimited(wait));
+        if recorded >= u64::from(self.account_limit.max) {
+            tickets.release();
+            return Err(self.limited());
         }
         let phc = user.map_or_else(|| self.dummy_hash.to_string(), |u| u.password_hash.clone());
         self.password_checks.fetch_add(1, Ordering::Relaxed);
-        let matches = password::verify(password, phc).await?;
-        if matches && user.is_some() {
-            self.throttle.succeeded(key);
-            Ok(())
+        let verdict = match self.passwords.verify(password.clone(), phc).await {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                // Nothing was tested (the gate was saturated, or the task failed).
+                tickets.release();
+                return Err(e);
+            }
+        };
+        if let (true, Some(user)) = (verdict.matches(), user) {
+            tickets.release();
+            if verdict == Verdict::RightButStale {
+                self.rehash_later(user, password);
+            }
+            return Ok(());
+        }
+        tickets.fail();
+        let now = now_ms();
+        let count = failures::record(&self.db, account, now, self.window_start_ms()).await?;
+        if count > u64::from(self.account_limit.max) {
+            Err(self.limited())
         } else {
-            self.throttle.failed(key);
             Err(AppError::InvalidCredentials)
         }
+    }
+
+    /// Re-hashes a right password whose stored hash has other parameters, after the answer;
+    /// the new hash replaces the old one only if the password was not changed meanwhile.
+    fn rehash_later(&self, user: &entity::user::Model, password: SecretString) {
+        let db = self.db.clone();
+        let passwords = self.passwords.clone();
+        let (user_id, old) = (user.id, user.password_hash.clone());
+        tokio::spawn(async move {
+            let replaced = match passwords.hash(password).await {
+                Ok(new) => users::replace_password_hash(&db, user_id, &old, new).await,
+                Err(e) => Err(e),
+            };
+            match replaced {
+                Ok(true) => tracing::info!(
+                    target: "warden::security",
+                    user_id,
+                    "password re-hashed with the current argon2 parameters"
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(user_id, error = %e, "password re-hash failed"),
+            }
+        });
     }
 
     /// Starts a session: a fresh (or not) access token and the session's first refresh token.
@@ -208,10 +324,11 @@ impl AuthService {
         &self,
         account: Account,
         fresh: bool,
-        user_agent: Option<String>,
+        client: &Client,
     ) -> AppResult<Issued> {
         let sid = uuid::Uuid::new_v4().to_string();
         let slot = self.new_slot();
+        let user_agent = client.user_agent.clone();
         sessions::create(&self.db, &sid, account.user.id, user_agent, &slot).await?;
         self.issue_pair(account, fresh, &sid, &slot)
     }
@@ -238,21 +355,40 @@ impl AuthService {
     /// Sign-up: creates the user and its first session in one transaction (both or neither),
     /// with a fresh access token.
     ///
+    /// Each sign-up that hashes counts toward the client address's limit, like a failed
+    /// password check: otherwise sign-up would be a way around that limit to argon2.
+    ///
     /// # Errors
-    /// `BAD_USER_INPUT` for bad fields or a taken email, `SERVICE_UNAVAILABLE` when the
-    /// database fails.
-    pub async fn register(
-        &self,
-        new: users::NewUser,
-        user_agent: Option<String>,
-    ) -> AppResult<Issued> {
-        let prepared = users::prepare(new).await?;
+    /// `BAD_USER_INPUT` for bad fields or a taken email, `RATE_LIMITED` past the address
+    /// limit, `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
+    pub async fn register(&self, new: users::NewUser, client: &Client) -> AppResult<Issued> {
+        let ticket = self.limits.reserve_ip(client.ip).map_err(|wait| {
+            ::metrics::counter!(meter::RATE_LIMITED).increment(1);
+            AppError::RateLimited(wait)
+        })?;
+        let prepared = match users::prepare(&self.db, &self.passwords, new).await {
+            Ok(prepared) => {
+                // The hash was computed: it counts.
+                if let Some(ticket) = ticket {
+                    ticket.fail();
+                }
+                prepared
+            }
+            Err(e) => {
+                if let Some(ticket) = ticket {
+                    ticket.release();
+                }
+                return Err(e);
+            }
+        };
         let sid = uuid::Uuid::new_v4().to_string();
         let slot = self.new_slot();
         let txn = self.db.begin().await?;
         let account = users::insert(&txn, prepared).await?;
+        let user_agent = client.user_agent.clone();
         sessions::create(&txn, &sid, account.user.id, user_agent, &slot).await?;
         txn.commit().await?;
+        security_log("register", "ok", Some(account.user.id), Some(&sid), client);
         self.issue_pair(account, true, &sid, &slot)
     }
 
@@ -265,25 +401,114 @@ impl AuthService {
         &self,
         email: &str,
         password: SecretString,
-        user_agent: Option<String>,
+        client: &Client,
     ) -> AppResult<Issued> {
-        let user = users::find_by_email(&self.db, email).await?;
-        let key = format!("email:{}", email.trim().to_lowercase());
-        let checked = self.check_password(&key, user.as_ref(), password).await;
-        let result = match &checked {
-            Ok(()) => "ok",
-            Err(AppError::RateLimited(_)) => "rate_limited",
-            Err(_) => "failed",
-        };
+        let account = throttle::account_key(email);
+        let checked = self.login_check(&account, email, password, client).await;
+        let result = outcome(checked.as_ref().map(|_| ()));
         ::metrics::counter!(meter::LOGINS, "result" => result).increment(1);
-        checked?;
-        let user = user.ok_or(AppError::InvalidCredentials)?;
+        if checked.is_err() {
+            security_log("login", result, None, None, client);
+        }
+        let user = checked?;
         if user.disabled {
+            security_log("login", "disabled", Some(user.id), None, client);
             return Err(AppError::AccountDisabled);
         }
         let grants = users::load_grants(&self.db, user.id).await?;
-        self.start_session(Account { user, grants }, true, user_agent)
-            .await
+        // The session exists only if the account is still under its limit now (see failures).
+        let sid = uuid::Uuid::new_v4().to_string();
+        let slot = self.new_slot();
+        let created = sessions::create_unless_limited(
+            &self.db,
+            (&sid, user.id, client.user_agent.clone(), &slot),
+            &account,
+            self.window_start_ms(),
+            self.account_limit.max,
+        )
+        .await?;
+        if !created {
+            security_log("login", "rate_limited", Some(user.id), None, client);
+            return Err(self.limited());
+        }
+        let issued = self.issue_pair(Account { user, grants }, true, &sid, &slot)?;
+        security_log(
+            "login",
+            "ok",
+            Some(issued.account.user.id),
+            issued.access.claims.sid.as_deref(),
+            client,
+        );
+        Ok(issued)
+    }
+
+    /// Reserves, loads the user with its recorded failures (one statement), and checks.
+    async fn login_check(
+        &self,
+        account: &str,
+        email: &str,
+        password: SecretString,
+        client: &Client,
+    ) -> AppResult<entity::user::Model> {
+        let tickets = self.reserve(account, client)?;
+        let since = self.window_start_ms();
+        let loaded = match users::find_with_failures(&self.db, users::email_is(email), since).await
+        {
+            // An unknown email has no row to count along: the failure path asks apart.
+            Ok(None) => failures::count(&self.db, account, since)
+                .await
+                .map(|n| (None, n)),
+            Ok(Some((user, n))) => Ok((Some(user), n)),
+            Err(e) => Err(e),
+        };
+        let (user, recorded) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tickets.release();
+                return Err(e);
+            }
+        };
+        self.check_password(tickets, account, user.as_ref(), recorded, password)
+            .await?;
+        user.ok_or(AppError::InvalidCredentials)
+    }
+
+    /// Loads the token's user with its recorded failures, reserves and checks the password
+    /// (`reauth`, `changePassword`: the same per-account limit as `login`).
+    async fn recheck(
+        &self,
+        claims: &Claims,
+        password: SecretString,
+        client: &Client,
+        event: &'static str,
+    ) -> AppResult<entity::user::Model> {
+        let since = self.window_start_ms();
+        let found = match claims.user_id() {
+            Some(id) => users::find_with_failures(&self.db, users::id_is(id), since).await?,
+            None => None,
+        };
+        let account = found.as_ref().map_or_else(
+            || format!("user:{}", claims.sub),
+            |(user, _)| throttle::account_key(&user.email),
+        );
+        let checked = match self.reserve(&account, client) {
+            Ok(tickets) => {
+                let (user, recorded) = found.map_or((None, 0), |(u, n)| (Some(u), n));
+                self.check_password(tickets, &account, user.as_ref(), recorded, password)
+                    .await
+                    .and_then(|()| user.ok_or(AppError::InvalidCredentials))
+            }
+            Err(e) => Err(e),
+        };
+        let result = outcome(checked.as_ref().map(|_| ()));
+        security_log(
+            event,
+            result,
+            claims.user_id(),
+            claims.sid.as_deref(),
+            client,
+        );
+        checked
     }
 
     /// A refresh token → a non-fresh access token and the session's next refresh token.
@@ -296,7 +521,7 @@ impl AuthService {
     /// # Errors
     /// `WRONG_TOKEN_TYPE` for an access token, `TOKEN_REVOKED` for a replay or an ended
     /// session, `SERVICE_UNAVAILABLE` when the database fails.
-    pub async fn refresh(&self, claims: &Claims, user_agent: Option<String>) -> AppResult<Issued> {
+    pub async fn refresh(&self, claims: &Claims, client: &Client) -> AppResult<Issued> {
         if claims.kind() != TokenKind::Refresh {
             return Err(AppError::WrongTokenType(TokenKind::Refresh));
         }
@@ -320,13 +545,19 @@ impl AuthService {
             txn.commit().await?;
             self.log.committed(pending);
             ::metrics::counter!(meter::REFRESHES).increment(1);
-            return self.start_session(account, false, user_agent).await;
+            return self.start_session(account, false, client).await;
         };
 
         let mut session = sessions::find(&self.db, sid)
             .await?
             .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
             .ok_or(AppError::TokenRevoked)?;
+
+        if self.past_max_age(&session) {
+            self.end_session(sid, user_id).await?;
+            security_log("session_expired", "ended", Some(user_id), Some(sid), client);
+            return Err(AppError::SessionExpired);
+        }
 
         if session.refresh_jti == claims.jti {
             let next = self.new_slot();
@@ -357,8 +588,12 @@ impl AuthService {
         }
 
         tracing::warn!(
+            target: "warden::security",
+            event = "refresh_reuse",
             user_id,
             session_id = sid,
+            client_ip = client.ip.map(tracing::field::display),
+            request_id = client.request_id.as_deref(),
             "refresh token reuse detected; session revoked"
         );
         ::metrics::counter!(meter::REUSE_DETECTED).increment(1);
@@ -379,18 +614,18 @@ impl AuthService {
     /// # Errors
     /// `WRONG_TOKEN_TYPE` for a refresh token, `INVALID_CREDENTIALS` for a wrong password,
     /// `SERVICE_UNAVAILABLE` when the database fails.
-    pub async fn reauth(&self, claims: &Claims, password: SecretString) -> AppResult<Issued> {
+    pub async fn reauth(
+        &self,
+        claims: &Claims,
+        password: SecretString,
+        client: &Client,
+    ) -> AppResult<Issued> {
         if claims.kind() != TokenKind::Access {
             return Err(AppError::WrongTokenType(TokenKind::Access));
         }
-        let account = match claims.user_id() {
-            Some(id) => users::account(&self.db, id).await?,
-            None => None,
-        };
-        let key = format!("user:{}", claims.sub);
-        self.check_password(&key, account.as_ref().map(|a| &a.user), password)
-            .await?;
-        let account = account.ok_or(AppError::InvalidCredentials)?;
+        let user = self.recheck(claims, password, client, "reauth").await?;
+        let grants = users::load_grants(&self.db, user.id).await?;
+        let account = Account { user, grants };
         if let Some(sid) = claims.sid.as_deref() {
             sessions::touch(&self.db, sid).await?;
         }
@@ -413,16 +648,19 @@ impl AuthService {
         claims: &Claims,
         current: SecretString,
         new: SecretString,
+        client: &Client,
     ) -> AppResult<()> {
-        let user = match claims.user_id() {
-            Some(id) => users::find_by_id(&self.db, id).await?,
-            None => None,
-        };
-        let key = format!("user:{}", claims.sub);
-        self.check_password(&key, user.as_ref(), current).await?;
-        let user = user.ok_or(AppError::InvalidCredentials)?;
-        password::check_policy(secrecy::ExposeSecret::expose_secret(&new))?;
-        let hash = password::hash(new).await?;
+        let user = self
+            .recheck(claims, current, client, "change_password")
+            .await?;
+        self.passwords.check_policy(
+            secrecy::ExposeSecret::expose_secret(&new),
+            Owner {
+                email: &user.email,
+                name: &user.name,
+            },
+        )?;
+        let hash = self.passwords.hash(new).await?;
         let user_id = user.id;
         let txn = self.db.begin().await?;
         users::set_password_hash(&txn, user, hash).await?;
@@ -476,6 +714,13 @@ impl AuthService {
         if session.is_none_or(|s| s.user_id != user_id) {
             return Err(AppError::NotFound);
         }
+        self.end_session(session_id, user_id).await?;
+        ::metrics::counter!(meter::REVOCATIONS, "kind" => "session").increment(1);
+        Ok(())
+    }
+
+    /// Revokes one session of `user_id` and appends its event, in one transaction.
+    async fn end_session(&self, session_id: &str, user_id: i64) -> AppResult<()> {
         let txn = self.db.begin().await?;
         let changes = if sessions::revoke(&txn, session_id, user_id).await? {
             self.sessions_revoked(user_id, [session_id.to_owned()])
@@ -485,7 +730,6 @@ impl AuthService {
         let pending = self.log.append(&txn, changes).await?;
         txn.commit().await?;
         self.log.committed(pending);
-        ::metrics::counter!(meter::REVOCATIONS, "kind" => "session").increment(1);
         Ok(())
     }
 }
@@ -513,6 +757,7 @@ mod tests {
         .expect("codec");
         users::create(
             &db,
+            &Passwords::default(),
             NewUser {
                 email: "ana@example.com".into(),
                 password: "correct horse battery".to_owned().into(),
@@ -529,6 +774,8 @@ mod tests {
             Duration::from_secs(10),
             false,
             EventLog::default(),
+            Passwords::default(),
+            &LoginConfig::default(),
         )
         .await
         .expect("service");
@@ -542,7 +789,7 @@ mod tests {
             .login(
                 "nobody@example.com",
                 "whatever-password".to_owned().into(),
-                None,
+                &Client::default(),
             )
             .await;
         assert!(matches!(unknown, Err(AppError::InvalidCredentials)));
@@ -552,7 +799,11 @@ mod tests {
             "the unknown email verified the dummy hash"
         );
         let wrong = service
-            .login("ana@example.com", "wrong-password".to_owned().into(), None)
+            .login(
+                "ana@example.com",
+                "wrong-password".to_owned().into(),
+                &Client::default(),
+            )
             .await;
         assert!(matches!(wrong, Err(AppError::InvalidCredentials)));
         assert_eq!(service.password_checks(), 2);

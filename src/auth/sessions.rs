@@ -3,7 +3,8 @@
 use entity::session;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, sea_query::Expr,
+    QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use time::OffsetDateTime;
 
@@ -47,6 +48,52 @@ pub async fn create(
     }
     .insert(db)
     .await?)
+}
+
+/// [`create`], only while `account` has fewer than `max` failures recorded since `since_ms`
+/// (one `INSERT … SELECT … WHERE`, the same single round trip as [`create`]). Returns whether
+/// the session was created.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn create_unless_limited(
+    db: &impl ConnectionTrait,
+    new: (&str, i64, Option<String>, &RefreshSlot),
+    account: &str,
+    since_ms: i64,
+    max: u32,
+) -> AppResult<bool> {
+    let (id, user_id, user_agent, slot) = new;
+    let now = OffsetDateTime::now_utc();
+    let values = Query::select()
+        .exprs([
+            Expr::val(id),
+            Expr::val(user_id),
+            Expr::val(now),
+            Expr::val(now),
+            Expr::val(user_agent),
+            Expr::val(slot.jti.clone()),
+            Expr::val(slot.iat),
+            Expr::val(slot.exp),
+        ])
+        .and_where(crate::auth::failures::failures_of(account, since_ms).lt(i64::from(max)))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(session::Entity)
+        .columns([
+            session::Column::Id,
+            session::Column::UserId,
+            session::Column::CreatedAt,
+            session::Column::LastUsedAt,
+            session::Column::UserAgent,
+            session::Column::RefreshJti,
+            session::Column::RefreshIat,
+            session::Column::RefreshExp,
+        ])
+        .select_from(values)
+        .map_err(|e| crate::error::AppError::Internal(format!("session insert: {e}")))?
+        .to_owned();
+    Ok(db.execute(&insert).await?.rows_affected() == 1)
 }
 
 /// Finds a session by id.

@@ -1,80 +1,222 @@
-//! Failed-password throttling: after too many wrong passwords for one account within a
-//! window, further attempts are refused with `RATE_LIMITED` until the oldest failure ages out,
-//! without running argon2 at all.
+//! Password-check limits in memory: per account and per client address, with attempts
+//! reserved before the hash is computed.
 //!
-//! Kept in memory per instance: cheap, and enough to turn online guessing from thousands of
-//! tries a minute into a handful per window per instance. A shared store would make the limit
-//! global across instances; that is a later step if deployments need it.
+//! Each key's window is checked and reserved under one lock: an attempt takes a slot before
+//! argon2 runs, so a burst of parallel requests (aliases, batch items, connections) cannot all
+//! pass while the count is still low. A right password gives back only its own slot; the
+//! failures counted meanwhile stay. A slot never explicitly given back counts as a failure
+//! (a cancelled request may well have tested its password).
+//!
+//! The state is a moka cache, bounded in entries: TinyLFU admission keeps keys in active use
+//! when a flood of one-off keys arrives, the least recently used entries are evicted first,
+//! and an entry idle for a whole window is dropped (its failures have aged out anyway).
+//! Nothing ever wipes it all. Keys are capped in length.
+//!
+//! This is one instance's view; [`crate::auth::failures`] makes the per-account limit hold
+//! across instances through the database.
 
 use std::{
-    collections::{HashMap, VecDeque},
-    sync::Mutex,
+    collections::VecDeque,
+    net::IpAddr,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
-/// Wrong passwords allowed per account within [`WINDOW`].
-pub const MAX_FAILURES: usize = 10;
-/// The window failures are counted in.
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Most accounts tracked at once; past it the oldest-looking entries are dropped.
-const MAX_KEYS: usize = 100_000;
+use moka::sync::Cache;
 
-/// Failure times per key (e.g. `login:ana@example.com`).
-#[derive(Debug, Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+use crate::config::Limit;
+
+/// Most keys tracked per limiter.
+const MAX_KEYS: u64 = 100_000;
+/// Longest account key kept (RFC 5321's longest address); no account has a longer email, so
+/// truncating merges only keys of accounts that cannot exist.
+pub const MAX_KEY_BYTES: usize = 254;
+
+/// The account key of a login email: normalised as stored, capped at [`MAX_KEY_BYTES`].
+pub fn account_key(email: &str) -> String {
+    let mut key = email.trim().to_lowercase();
+    if key.len() > MAX_KEY_BYTES {
+        let mut end = MAX_KEY_BYTES;
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        key.truncate(end);
+    }
+    key
 }
 
-impl Throttle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// `Some(seconds to wait)` when `key` has used up its failures.
-    pub fn retry_after(&self, key: &str) -> Option<u64> {
-        let now = Instant::now();
-        let mut failures = self.lock();
-        let times = failures.get_mut(key)?;
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            times.pop_front();
+/// The address key: an IPv4 address, or an IPv6 address's /64 (one subscriber's network,
+/// which a client can rotate addresses within at will).
+fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-        if times.len() < MAX_FAILURES {
-            return None;
-        }
-        let oldest = *times.front()?;
-        let wait = WINDOW.saturating_sub(now.duration_since(oldest));
-        Some(wait.as_secs().max(1))
     }
+}
 
-    /// Records a wrong password for `key`.
-    pub fn failed(&self, key: &str) {
-        let mut failures = self.lock();
-        if failures.len() >= MAX_KEYS && !failures.contains_key(key) {
-            let now = Instant::now();
-            failures.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
-            });
-            if failures.len() >= MAX_KEYS {
-                failures.clear();
+/// One key's recent failures and attempts in flight.
+#[derive(Debug, Default)]
+struct Window {
+    failures: VecDeque<Instant>,
+    in_flight: u32,
+}
+
+fn lock(window: &Mutex<Window>) -> MutexGuard<'_, Window> {
+    window.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A reserved attempt. [`Ticket::release`] gives the slot back (a right password, or no
+/// password tested); [`Ticket::fail`] or dropping it counts a failure.
+#[derive(Debug)]
+pub struct Ticket {
+    window: Option<Arc<Mutex<Window>>>,
+}
+
+impl Ticket {
+    fn settle(&mut self, failed: bool) {
+        if let Some(window) = self.window.take() {
+            let mut window = lock(&window);
+            window.in_flight = window.in_flight.saturating_sub(1);
+            if failed {
+                window.failures.push_back(Instant::now());
             }
         }
-        let times = failures.entry(key.to_owned()).or_default();
-        times.push_back(Instant::now());
-        while times.len() > MAX_FAILURES {
-            times.pop_front();
+    }
+
+    /// Gives the slot back without counting a failure.
+    pub fn release(mut self) {
+        self.settle(false);
+    }
+
+    /// Counts a failure.
+    pub fn fail(mut self) {
+        self.settle(true);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.settle(true);
+    }
+}
+
+/// One limit over many keys.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    limit: Limit,
+    windows: Cache<String, Arc<Mutex<Window>>>,
+}
+
+impl Limiter {
+    /// An empty limiter for `limit`.
+    pub fn new(limit: Limit) -> Self {
+        Self {
+            limit,
+            windows: Cache::builder()
+                .max_capacity(MAX_KEYS)
+                .time_to_idle(limit.window)
+                .build(),
         }
     }
 
-    /// Forgets `key`'s failures (a correct password).
-    pub fn succeeded(&self, key: &str) {
-        self.lock().remove(key);
+    /// Reserves an attempt for `key`, or returns the seconds to wait when the failures and
+    /// attempts in flight already reach the limit.
+    ///
+    /// # Errors
+    /// The seconds until the oldest failure leaves the window (at least 1).
+    pub fn reserve(&self, key: &str) -> Result<Ticket, u64> {
+        let entry = self.windows.get_with_by_ref(key, Arc::default);
+        let now = Instant::now();
+        let mut window = lock(&entry);
+        let span = self.limit.window;
+        while window
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= span)
+        {
+            window.failures.pop_front();
+        }
+        let used = window.failures.len() + window.in_flight as usize;
+        if used >= self.limit.max as usize {
+            let wait = window.failures.front().map_or(Duration::from_secs(1), |t| {
+                span.saturating_sub(now.duration_since(*t))
+            });
+            return Err(wait.as_secs().max(1));
+        }
+        window.in_flight += 1;
+        drop(window);
+        Ok(Ticket {
+            window: Some(entry),
+        })
+    }
+}
+
+/// The two limits of contract section 7, reserved together.
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    account: Limiter,
+    ip: Limiter,
+}
+
+/// Reserved attempts for an account and (when known) a client address.
+#[derive(Debug)]
+pub struct Tickets {
+    account: Ticket,
+    ip: Option<Ticket>,
+}
+
+impl Tickets {
+    /// Gives both slots back (a right password, or no password tested).
+    pub fn release(self) {
+        self.account.release();
+        if let Some(ip) = self.ip {
+            ip.release();
+        }
+    }
+
+    /// Counts a failure for both.
+    pub fn fail(self) {
+        self.account.fail();
+        if let Some(ip) = self.ip {
+            ip.fail();
+        }
+    }
+}
+
+impl LoginLimits {
+    /// Limiters for an account limit and an address limit.
+    pub fn new(account: Limit, ip: Limit) -> Self {
+        Self {
+            account: Limiter::new(account),
+            ip: Limiter::new(ip),
+        }
+    }
+
+    /// Reserves an attempt for `account` and for the client address.
+    ///
+    /// # Errors
+    /// The seconds to wait when either limit is reached (nothing stays reserved then).
+    pub fn reserve(&self, account: &str, ip: Option<IpAddr>) -> Result<Tickets, u64> {
+        let account = self.account.reserve(account)?;
+        let ip = match ip.map(|ip| self.ip.reserve(&ip_key(ip))).transpose() {
+            Ok(ip) => ip,
+            Err(wait) => {
+                account.release();
+                return Err(wait);
+            }
+        };
+        Ok(Tickets { account, ip })
+    }
+
+    /// Reserves an attempt for the client address alone (sign-up costs a hash too).
+    ///
+    /// # Errors
+    /// The seconds to wait when the address limit is reached.
+    pub fn reserve_ip(&self, ip: Option<IpAddr>) -> Result<Option<Ticket>, u64> {
+        ip.map(|ip| self.ip.reserve(&ip_key(ip))).transpose()
     }
 }
 
@@ -82,17 +224,71 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    fn limiter(max: u32) -> Limiter {
+        Limiter::new(Limit {
+            max,
+            window: Duration::from_secs(900),
+        })
+    }
+
     #[test]
-    fn the_limit_bites_after_max_failures_and_success_resets_it() {
-        let throttle = Throttle::default();
-        for _ in 0..MAX_FAILURES {
-            assert_eq!(throttle.retry_after("k"), None);
-            throttle.failed("k");
+    fn attempts_in_flight_count_before_they_fail() {
+        let limiter = limiter(3);
+        let held: Vec<Ticket> = (0..3)
+            .map(|_| limiter.reserve("k").expect("slot"))
+            .collect();
+        assert!(
+            limiter.reserve("k").is_err(),
+            "three in flight fill the limit"
+        );
+        assert!(limiter.reserve("other").is_ok(), "keys are separate");
+        drop(held);
+        let wait = limiter.reserve("k").expect_err("three failures");
+        assert!(wait > 0 && wait <= 900);
+    }
+
+    #[test]
+    fn a_success_gives_back_only_its_own_slot() {
+        let limiter = limiter(2);
+        let failing = limiter.reserve("k").expect("slot");
+        let succeeding = limiter.reserve("k").expect("slot");
+        failing.fail();
+        succeeding.release();
+        let again = limiter.reserve("k").expect("one failure, one slot left");
+        again.fail();
+        assert!(
+            limiter.reserve("k").is_err(),
+            "the earlier failure still counts"
+        );
+    }
+
+    #[test]
+    fn an_address_over_its_limit_gives_back_the_account_slot() {
+        let limits = LoginLimits::new(
+            Limit {
+                max: 5,
+                window: Duration::from_secs(60),
+            },
+            Limit {
+                max: 1,
+                window: Duration::from_secs(60),
+            },
+        );
+        let ip = Some(IpAddr::from([10, 0, 0, 1]));
+        limits.reserve("a", ip).expect("first").fail();
+        assert!(limits.reserve("a", ip).is_err());
+        for _ in 0..4 {
+            limits
+                .reserve("a", None)
+                .expect("account slots left")
+                .fail();
         }
-        let wait = throttle.retry_after("k").expect("limited");
-        assert!(wait > 0 && wait <= WINDOW.as_secs());
-        assert_eq!(throttle.retry_after("other"), None, "keys are separate");
-        throttle.succeeded("k");
-        assert_eq!(throttle.retry_after("k"), None);
+        assert!(limits.reserve("a", None).is_err(), "five failures in all");
+    }
+
+    #[test]
+    fn long_keys_are_capped() {
+        let key = account_key(&format!("{}@example.com", "é".repeat(300)));
+        assert!(key.len() <= MAX_KEY_BYTES);
     }
 }

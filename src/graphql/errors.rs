@@ -38,7 +38,9 @@ pub fn render(messages: Option<&Messages>, err: &AppError) -> Error {
                     json(serde_json::json!({ "permissions": permissions })),
                 );
             }
-            AppError::RateLimited(retry_after) => ext.set("retryAfter", *retry_after),
+            AppError::RateLimited(retry_after) | AppError::Saturated(retry_after) => {
+                ext.set("retryAfter", *retry_after);
+            }
             _ => {}
         }
     })

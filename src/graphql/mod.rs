@@ -20,4 +20,19 @@ pub use schema::{ApiState, SchemaOptions, WardenSchema, build_schema, sdl};
 pub struct RequestMeta {
     /// `User-Agent`, truncated, stored with new sessions.
     pub user_agent: Option<String>,
+    /// The client address: the socket peer, or what a trusted proxy's `X-Forwarded-For` says.
+    pub client_ip: Option<std::net::IpAddr>,
+    /// The request's `x-request-id`, for the security log.
+    pub request_id: Option<String>,
+}
+
+impl RequestMeta {
+    /// What the auth flows know of the caller.
+    pub fn client(&self) -> crate::auth::Client {
+        crate::auth::Client {
+            ip: self.client_ip,
+            request_id: self.request_id.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
 }

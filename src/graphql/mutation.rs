@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
-    auth::{admin, service::Issued},
+    auth::{Client, admin, service::Issued},
     error::AppError,
     graphql::{
         RequestMeta, cookies,
@@ -18,9 +18,26 @@ use crate::{
 /// The mutation root.
 pub struct Mutation;
 
-fn user_agent(ctx: &Context<'_>) -> Option<String> {
+fn client(ctx: &Context<'_>) -> Client {
     ctx.data_opt::<RequestMeta>()
-        .and_then(|m| m.user_agent.clone())
+        .map(RequestMeta::client)
+        .unwrap_or_default()
+}
+
+/// A grant change in the security log: whose, by whom, the grants now held, from where.
+fn log_grants(ctx: &Context<'_>, event: &'static str, account: &Account) {
+    let by = guards::access_claims(ctx).ok().and_then(|c| c.user_id());
+    let client = client(ctx);
+    tracing::info!(
+        target: "warden::security",
+        event,
+        user_id = account.user.id,
+        by,
+        roles = ?account.grants.roles,
+        permissions = ?account.grants.permissions,
+        client_ip = client.ip.map(tracing::field::display),
+        request_id = client.request_id,
+    );
 }
 
 /// The payload for issued tokens; with cookie transport, also their cookies.
@@ -65,6 +82,7 @@ async fn change_grants(
     )
     .await
     .api(ctx)?;
+    log_grants(ctx, "grants_changed", &account);
     Ok(User::seen_by_other(account))
 }
 
@@ -80,7 +98,7 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let issued = state
             .auth
-            .login(&email, password.into(), user_agent(ctx))
+            .login(&email, password.into(), &client(ctx))
             .await
             .api(ctx)?;
         Ok(payload(ctx, state, issued))
@@ -91,7 +109,7 @@ impl Mutation {
     async fn refresh(&self, ctx: &Context<'_>) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::refresh_claims(ctx)?;
-        let issued = state.auth.refresh(claims, user_agent(ctx)).await.api(ctx)?;
+        let issued = state.auth.refresh(claims, &client(ctx)).await.api(ctx)?;
         Ok(payload(ctx, state, issued))
     }
 
@@ -100,7 +118,11 @@ impl Mutation {
     async fn reauth(&self, ctx: &Context<'_>, password: String) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
-        let issued = state.auth.reauth(claims, password.into()).await.api(ctx)?;
+        let issued = state
+            .auth
+            .reauth(claims, password.into(), &client(ctx))
+            .await
+            .api(ctx)?;
         Ok(payload(ctx, state, issued))
     }
 
@@ -152,7 +174,12 @@ impl Mutation {
         let claims = guards::access_claims(ctx)?;
         state
             .auth
-            .change_password(claims, current_password.into(), new_password.into())
+            .change_password(
+                claims,
+                current_password.into(),
+                new_password.into(),
+                &client(ctx),
+            )
             .await
             .api(ctx)?;
         Ok(true)
@@ -180,7 +207,7 @@ impl Mutation {
                     roles: Vec::new(),
                     permissions: Vec::new(),
                 },
-                user_agent(ctx),
+                &client(ctx),
             )
             .await
             .api(ctx)?;
@@ -188,7 +215,10 @@ impl Mutation {
     }
 
     /// Creates an account with the given grants.
-    #[graphql(directive = guards::has_role::apply(vec!["admin".into()]))]
+    #[graphql(
+        directive = guards::has_role::apply(vec!["admin".into()]),
+        directive = guards::fresh::apply()
+    )]
     async fn create_user(
         &self,
         ctx: &Context<'_>,
@@ -201,6 +231,7 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let account = users::create(
             &state.db,
+            state.auth.passwords(),
             NewUser {
                 email,
                 password: password.into(),
@@ -211,6 +242,8 @@ impl Mutation {
         )
         .await
         .api(ctx)?;
+        log_grants(ctx, "user_created", &account);
+
         Ok(User::seen_by_other(account))
     }
 

@@ -14,13 +14,16 @@
 //! GraphQL-over-HTTP specification recommends (its alternative, ignoring `Accept`, would hand a
 //! client a type it said it cannot read).
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use async_graphql::{BatchRequest, BatchResponse, parser::types::OperationType};
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
-    extract::{Query, State, rejection::BytesRejection},
+    extract::{ConnectInfo, Query, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
@@ -178,12 +181,68 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-fn request_meta(headers: &HeaderMap) -> RequestMeta {
+/// The socket peer, when the server was started with connection info.
+pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// The client's address: the socket peer, unless the peer is a trusted proxy; then the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
+/// were written by the client and prove nothing). A malformed header leaves the peer.
+fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let peer = peer?.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let chain: Option<Vec<IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().ok())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|values| {
+            values
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|item| {
+                    item.trim()
+                        .parse::<IpAddr>()
+                        .ok()
+                        .map(|ip| ip.to_canonical())
+                })
+                .collect()
+        });
+    let Some(chain) = chain else {
+        return Some(peer);
+    };
+    Some(
+        chain
+            .iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .or(chain.first())
+            .copied()
+            .unwrap_or(peer),
+    )
+}
+
+fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Peer) -> RequestMeta {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    RequestMeta { user_agent }
+    let request_id = headers
+        .get(&super::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    RequestMeta {
+        user_agent,
+        client_ip: client_ip(headers, peer, &state.trusted_proxies),
+        request_id,
+    }
 }
 
 /// The request parameters' types, as GraphQL over HTTP requires them: a string `query`;
@@ -235,6 +294,7 @@ fn to_batch(value: Value, max_batch: usize) -> Result<BatchRequest, TransportFau
 async fn execute(
     state: &HttpState,
     headers: &HeaderMap,
+    peer: Peer,
     is_post: bool,
     media: Option<MediaType>,
     mut batch: BatchRequest,
@@ -266,7 +326,7 @@ async fn execute(
         .collect();
     let batch = batch
         .data(Arc::new(credentials))
-        .data(request_meta(headers));
+        .data(request_meta(state, headers, peer));
     let response = state.schema.execute_batch(batch).await;
     respond(media, response, &started)
 }
@@ -320,12 +380,13 @@ fn respond(media: MediaType, response: BatchResponse, started: &[ExecutionStarte
 /// `POST /graphql`.
 pub async fn post(
     State(state): State<HttpState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let media = MediaType::negotiate(&headers);
     match read_post(&headers, body, state.max_batch) {
-        Ok(batch) => execute(&state, &headers, true, media, batch).await,
+        Ok(batch) => execute(&state, &headers, peer, true, media, batch).await,
         Err(fault) => fault.respond(media),
     }
 }
@@ -412,7 +473,12 @@ impl GetParameters {
 
 /// `GET /graphql`: GraphiQL for browsers when the playground is on; otherwise a query (never
 /// a mutation) from the query string.
-pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn get(
+    State(state): State<HttpState>,
+    peer: Peer,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let has_query = uri.query().is_some_and(|q| q.contains("query="));
     if state.playground && wants_html(&headers) && !has_query {
         return playground::page();
@@ -423,6 +489,7 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, uri: Uri) -
             execute(
                 &state,
                 &headers,
+                peer,
                 false,
                 media,
                 BatchRequest::Single(request),

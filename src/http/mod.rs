@@ -39,7 +39,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Longest a request may take before it is answered 408 (a stuck database, a slow client).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -63,6 +63,8 @@ pub struct HttpState {
     /// Browser origins allowed (`WARDEN_CORS_ORIGINS`): a cookie-authenticated WebSocket from
     /// any other origin (but the server's own) is refused.
     pub origins: Arc<[String]>,
+    /// Proxies whose `X-Forwarded-For` names the client (`WARDEN_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// Builds the router with its layers.

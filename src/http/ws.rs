@@ -28,7 +28,7 @@ use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     extract::{
-        FromRequestParts, Request, State, WebSocketUpgrade,
+        ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
     },
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
@@ -65,7 +65,12 @@ const CLOSE_GRACE: Duration = Duration::from_millis(500);
 pub async fn get_or_upgrade(State(state): State<HttpState>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     if !is_upgrade(&parts.headers) {
-        return graphql::get(State(state), parts.headers, parts.uri).await;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .cloned()
+            .map(axum::Extension);
+        return graphql::get(State(state), peer, parts.headers, parts.uri).await;
     }
     let offers_ours = parts
         .headers

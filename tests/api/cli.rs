@@ -7,7 +7,8 @@ use std::{
 
 use crate::{backend_test, support::spawn_app};
 
-fn warden(
+/// Runs the `warden` binary in an empty folder with only the given environment.
+pub(crate) fn warden(
     database_url: &str,
     args: &[&str],
     stdin: Option<&str>,
@@ -89,7 +90,8 @@ backend_test! {
 
 #[test]
 fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let key = ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef");
+    let cases: [(&[(&str, &str)], &str); 11] = [
         (
             &[("JWT_ACCESS_TOKEN_EXPIRES", "soon")],
             "JWT_ACCESS_TOKEN_EXPIRES",
@@ -102,6 +104,39 @@ fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
                 ("JWT_SECRET_KEY", "too-short"),
             ],
             "JWT_SECRET_KEY",
+        ),
+        // Login protections (contract section 7).
+        (
+            &[("WARDEN_LOGIN_LIMIT_ACCOUNT", "10 per 15m")],
+            "WARDEN_LOGIN_LIMIT_ACCOUNT",
+        ),
+        (
+            &[("WARDEN_LOGIN_LIMIT_IP", "0/15m")],
+            "WARDEN_LOGIN_LIMIT_IP",
+        ),
+        (
+            &[("WARDEN_TRUSTED_PROXIES", "10.0.0.0/33")],
+            "WARDEN_TRUSTED_PROXIES",
+        ),
+        (
+            &[("WARDEN_HASH_CONCURRENCY", "0")],
+            "WARDEN_HASH_CONCURRENCY",
+        ),
+        (
+            &[("WARDEN_PASSWORD_MIN_LENGTH", "7")],
+            "WARDEN_PASSWORD_MIN_LENGTH",
+        ),
+        (
+            &[("WARDEN_SESSION_MAX_AGE", "forever")],
+            "WARDEN_SESSION_MAX_AGE",
+        ),
+        (
+            &[
+                ("WARDEN_ENV", "production"),
+                key,
+                ("WARDEN_ARGON2_MEMORY", "8192"),
+            ],
+            "WARDEN_ARGON2_MEMORY",
         ),
     ];
     for (env, variable) in cases {

@@ -143,7 +143,7 @@ fn rows() -> Vec<Row> {
         Row {
             field: "createUser",
             mutation: true,
-            needs: Needs::Roles(&["admin"]),
+            needs: Needs::FreshRoles(&["admin"]),
             operation: |_| {
                 format!(
                     "mutation {{ createUser(email: \"new-{}@example.com\", password: \"{PASSWORD}\", name: \"New\") {{ id }} }}",

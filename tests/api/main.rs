@@ -15,6 +15,7 @@ mod flask_interop;
 mod graphql_limits;
 mod graphql_over_http;
 mod guard_matrix;
+mod hardening;
 mod http_surface;
 mod live_events;
 mod playground;

@@ -74,7 +74,7 @@ backend_test! {
         for (email, password, needle) in [
             (" ADMIN@example.com", PASSWORD, "already exists"),
             ("not-an-email", PASSWORD, "valid email"),
-            ("ok@example.com", "short", "at least 8"),
+            ("ok@example.com", "short", "at least 12"),
         ] {
             let body = app.graphql(Some(&admin), create, json!({ "e": email, "p": password })).await;
             assert_eq!(code(&body), "BAD_USER_INPUT", "{email}: {body}");

@@ -68,6 +68,8 @@ pub struct TestApp {
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The running app's live-event fan-out (open WebSocket connections).
     pub live: Option<std::sync::Arc<warden::auth::live::LiveEvents>>,
+    /// Password hashes running in the app, and the most that ran at once.
+    pub hashes: std::sync::Arc<warden::auth::password::HashGauge>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -136,6 +138,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
             .expect("client"),
         statements: Default::default(),
         live: None,
+        hashes: Default::default(),
         shutdown: None,
         server: None,
         _dir: dir,
@@ -152,6 +155,7 @@ impl TestApp {
         self.metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         self.statements = app.statements();
         self.live = Some(app.live());
+        self.hashes = app.hashes();
         let (tx, rx) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(app.run_until(async move {
             rx.await.ok();
@@ -170,6 +174,7 @@ impl TestApp {
             client: self.client.clone(),
             statements: Default::default(),
             live: None,
+            hashes: Default::default(),
             shutdown: None,
             server: None,
             _dir: None,
@@ -211,6 +216,7 @@ impl TestApp {
         let db = self.db().await;
         let account = users::create(
             &db,
+            &warden::auth::password::Passwords::default(),
             NewUser {
                 email: email.to_owned(),
                 password: PASSWORD.to_owned().into(),

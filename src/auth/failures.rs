@@ -1,0 +1,97 @@
+//! Failed password checks in the database, so that the per-account limit holds across
+//! instances.
+//!
+//! Only the failure path writes: a failed check inserts its row, then counts the account's
+//! rows in the window, and answers `INVALID_CREDENTIALS` only while that count is within the
+//! limit (`RATE_LIMITED` past it). Two instances failing at the same moment each count after
+//! their own insert, so the k-th row committed sees at least k rows: at most `limit` failures
+//! across all instances are ever told "wrong password"; the rest learn nothing. The success
+//! path reads the count in the same statement that loads the user (a correlated subquery,
+//! [`recent_failures`]), so a right password costs no extra round trip, and one whose account
+//! already reached the limit on any instance is refused before hashing. The login's session is
+//! then inserted only while the count is still under the limit ([`failures_of`] in the insert's
+//! own condition): a right password tested alongside wrong ones on other instances wins only if
+//! fewer than `limit` of them were recorded first, so parallel guessing across instances learns
+//! no more than the limit allows.
+
+use entity::{login_failure, user};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait, Query, SubQueryStatement},
+};
+
+use crate::error::AppResult;
+
+/// An expression for the number of failures recorded for `users.email` since `since_ms`, to
+/// select alongside a user row.
+pub fn recent_failures(since_ms: i64) -> Expr {
+    counted(
+        Expr::col((login_failure::Entity, login_failure::Column::Account))
+            .equals((user::Entity, user::Column::Email)),
+        since_ms,
+    )
+}
+
+/// An expression for the number of failures recorded for `account` since `since_ms`, for a
+/// statement's condition (see [`crate::auth::sessions::create_unless_limited`]).
+pub fn failures_of(account: &str, since_ms: i64) -> Expr {
+    counted(
+        Expr::col((login_failure::Entity, login_failure::Column::Account)).eq(account),
+        since_ms,
+    )
+}
+
+fn counted(account_matches: Expr, since_ms: i64) -> Expr {
+    let count = Query::select()
+        .expr(Expr::col((login_failure::Entity, login_failure::Column::Id)).count())
+        .from(login_failure::Entity)
+        .and_where(account_matches)
+        .and_where(Expr::col((login_failure::Entity, login_failure::Column::AtMs)).gt(since_ms))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(count)))
+}
+
+/// The failures recorded for `account` since `since_ms` (for emails with no user row).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn count(db: &impl ConnectionTrait, account: &str, since_ms: i64) -> AppResult<u64> {
+    Ok(login_failure::Entity::find()
+        .filter(login_failure::Column::Account.eq(account))
+        .filter(login_failure::Column::AtMs.gt(since_ms))
+        .count(db)
+        .await?)
+}
+
+/// Records a failure for `account` at `now_ms`; returns the failures in the window since
+/// `since_ms`, this one included.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    account: &str,
+    now_ms: i64,
+    since_ms: i64,
+) -> AppResult<u64> {
+    login_failure::Entity::insert(login_failure::ActiveModel {
+        account: Set(account.to_owned()),
+        at_ms: Set(now_ms),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    count(db, account, since_ms).await
+}
+
+/// Deletes failures recorded before `before_ms`.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn prune(db: &impl ConnectionTrait, before_ms: i64) -> AppResult<u64> {
+    Ok(login_failure::Entity::delete_many()
+        .filter(login_failure::Column::AtMs.lt(before_ms))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
