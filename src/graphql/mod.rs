@@ -7,6 +7,7 @@ pub mod guards;
 pub mod limits;
 pub mod mutation;
 pub mod nulls;
+pub mod order;
 pub mod phase;
 pub mod query;
 pub mod schema;

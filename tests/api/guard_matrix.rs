@@ -476,3 +476,24 @@ backend_test! {
         assert_eq!(app.statements_so_far() - before, 0, "a revoked token is refused from memory");
     }
 }
+
+backend_test! {
+    async fn response_keys_come_in_selection_order(backend) {
+        let app = spawn_app(backend).await;
+        let (_, access, _) = app.user_with_tokens("ed@example.com", &["editor"], &[]).await;
+        let text = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .bearer_auth(&access)
+            .json(&json!({ "query": "{ greeting adminPanel me { id name } b: report }" }))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("body");
+        let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap_or_else(|| panic!("{key} in {text}"));
+        assert!(at("greeting") < at("adminPanel") && at("adminPanel") < at("me") && at("me") < at("b"), "{text}");
+        assert!(at("id") < at("name"), "{text}");
+    }
+}
