@@ -19,7 +19,7 @@ use std::{
 
 use async_graphql::{
     Context, Guard, Result, ServerResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+    extensions::{ExtensionContext, ResolveInfo},
     registry::{MetaDirectiveInvocation, Registry},
 };
 
@@ -217,52 +217,43 @@ fn guard_table(registry: &Registry) -> GuardTable {
     table
 }
 
-/// The schema extension that runs each field's declared guards before its resolver.
-#[derive(Default)]
+/// Each field's declared guards, read once from the schema registry and run before its
+/// resolver by [`crate::graphql::pipeline`].
+#[derive(Default, Clone)]
 pub struct DirectiveGuards {
     table: Arc<OnceLock<GuardTable>>,
 }
 
-impl ExtensionFactory for DirectiveGuards {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DirectiveGuardsRun {
-            table: self.table.clone(),
-        })
-    }
-}
-
-struct DirectiveGuardsRun {
-    table: Arc<OnceLock<GuardTable>>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DirectiveGuardsRun {
-    async fn resolve(
+impl DirectiveGuards {
+    /// Runs the guards `info`'s field declares; the first refusal is the field's error.
+    ///
+    /// # Errors
+    /// The refusal, with the field's position and path.
+    pub(crate) fn check(
         &self,
         ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
+        info: &ResolveInfo<'_>,
+    ) -> ServerResult<()> {
         let table = self
             .table
             .get_or_init(|| guard_table(&ctx.schema_env.registry));
-        if let Some(guards) = table.get(info.parent_type).and_then(|f| f.get(info.name)) {
-            let credentials = ctx
-                .data_opt::<Arc<RequestCredentials>>()
-                .map_or(&*NO_CREDENTIALS, |c| c.as_ref());
-            let now = now_secs();
-            for guard in guards {
-                if let Err(e) = guard.requirement().check_credentials(credentials, now) {
-                    denied(&e);
-                    let messages = ctx.data_opt::<ApiState>().map(|s| s.messages.as_ref());
-                    let mut error =
-                        errors::render(messages, &e).into_server_error(info.field.name.pos);
-                    error.path = path_of(info.path_node);
-                    return Err(error);
-                }
+        let Some(guards) = table.get(info.parent_type).and_then(|f| f.get(info.name)) else {
+            return Ok(());
+        };
+        let credentials = ctx
+            .data_opt::<Arc<RequestCredentials>>()
+            .map_or(&*NO_CREDENTIALS, |c| c.as_ref());
+        let now = now_secs();
+        for guard in guards {
+            if let Err(e) = guard.requirement().check_credentials(credentials, now) {
+                denied(&e);
+                let messages = ctx.data_opt::<ApiState>().map(|s| s.messages.as_ref());
+                let mut error = errors::render(messages, &e).into_server_error(info.field.name.pos);
+                error.path = path_of(info.path_node);
+                return Err(error);
             }
         }
-        next.run(ctx, info).await
+        Ok(())
     }
 }
 

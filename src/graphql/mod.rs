@@ -9,6 +9,7 @@ pub mod mutation;
 pub mod nulls;
 pub mod order;
 pub mod phase;
+pub mod pipeline;
 pub mod query;
 pub mod schema;
 pub mod subscription;

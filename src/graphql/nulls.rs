@@ -16,18 +16,14 @@
 
 use std::{
     sync::{
-        Arc, Mutex, OnceLock,
+        Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::Instant,
 };
 
 use async_graphql::{
-    PathSegment, QueryPathNode, Request, Response, ServerError, ServerResult, Value, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-        NextPrepareRequest, NextRequest, NextResolve, ResolveInfo,
-    },
+    PathSegment, QueryPathNode, Request, Response, ServerError, ServerResult, Value,
     parser::types::{ExecutableDocument, OperationType},
 };
 
@@ -36,24 +32,14 @@ use crate::{
     graphql::{
         limits::{DocumentLimits, InBatch},
         order,
-        phase::mark_started,
     },
     meter,
 };
 
-/// The factory installed on the schema.
-pub struct NullOnError;
-
-impl ExtensionFactory for NullOnError {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Collector::default())
-    }
-}
-
 /// One per request: the errors of the fields it turned into nulls, and the failures of
 /// non-null fields still looking for a nullable position.
 #[derive(Default)]
-struct Collector {
+pub(crate) struct Collector {
     errors: Mutex<Vec<ServerError>>,
     pending: Mutex<Vec<Vec<PathSegment>>>,
     /// `pending.len()`, readable without the lock (it is almost always zero).
@@ -138,18 +124,11 @@ pub(crate) fn path_of(path_node: &QueryPathNode<'_>) -> Vec<PathSegment> {
     segments
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for Collector {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        mark_started(ctx);
-        let mut response = next.run(ctx, operation_name).await;
+impl Collector {
+    /// The end of execution: a non-null failure no nullable position took nulls `data`; the
+    /// recorded errors join the response.
+    pub(crate) fn finish(&self, mut response: Response) -> Response {
         if self.pending_count.load(Ordering::Acquire) > 0 {
-            // A non-null failure with no nullable position above it: `data` itself is null.
             response.data = Value::Null;
         }
         let collected = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()));
@@ -157,15 +136,15 @@ impl Extension for Collector {
         response
     }
 
-    async fn resolve(
+    /// A field's outcome: a failure becomes `null` (recorded, and pending when the field is
+    /// non-null); a value absorbs the pending failures beneath it.
+    pub(crate) fn settle(
         &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
+        result: ServerResult<Option<Value>>,
+        return_type: &str,
+        path_node: &QueryPathNode<'_>,
     ) -> ServerResult<Option<Value>> {
-        let return_type = info.return_type;
-        let path_node = info.path_node;
-        match next.run(ctx, info).await {
+        match result {
             Err(mut err) => {
                 if err.path.is_empty() {
                     err.path = path_of(path_node);
@@ -190,41 +169,61 @@ impl Extension for Collector {
     }
 }
 
-/// Per request, the outermost extension: checks the document's limits before anything else
-/// ([`crate::graphql::limits`]), gives every error a contract code, and meters the request
+/// Per request, around everything: checks the document's limits before anything else
+/// ([`crate::graphql::limits`]), puts the response's keys in selection order
+/// ([`crate::graphql::order`]), gives every error a contract code, and meters the request
 /// (count and latency by operation type).
 ///
 /// The codes: errors async-graphql raises itself (syntax, validation, unknown fields, wrong
-/// argument types, depth and complexity limits) carry none, and are all the client's input to
-/// fix, so they become `BAD_USER_INPUT`.
-///
-/// Metering and the limits live here rather than in extensions of their own because every
-/// extension is a link in the chain each field's resolution walks through.
-pub struct CodeEveryError(pub DocumentLimits);
-
-impl ExtensionFactory for CodeEveryError {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Envelope {
-            operation: OnceLock::new(),
-            selection: OnceLock::new(),
-            limits: self.0,
-        })
-    }
-}
-
-/// One per request: the operation type, once the document is parsed, and the document with
-/// the operation's name (to put the response's keys in selection order).
-struct Envelope {
+/// argument types) carry none, and are all the client's input to fix, so they become
+/// `BAD_USER_INPUT`.
+pub(crate) struct Envelope {
     operation: OnceLock<&'static str>,
     selection: OnceLock<(ExecutableDocument, Option<String>)>,
     limits: DocumentLimits,
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for Envelope {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = Instant::now();
-        let mut response = next.run(ctx).await;
+impl Envelope {
+    /// An envelope for one request under `limits`.
+    pub(crate) fn new(limits: DocumentLimits) -> Self {
+        Self {
+            operation: OnceLock::new(),
+            selection: OnceLock::new(),
+            limits,
+        }
+    }
+
+    /// Before async-graphql's own parse-time walk, validation and execution: checks the
+    /// limits on the parsed document (which async-graphql then reuses). An error here never
+    /// reaches execution, so the transport answers it as a request that failed before it.
+    pub(crate) fn prepare(&self, request: &mut Request) -> ServerResult<()> {
+        let in_batch = request
+            .data
+            .contains_key(&std::any::TypeId::of::<InBatch>());
+        let document = request.parsed_query()?;
+        self.limits.check(document, in_batch)?;
+        let document = document.clone();
+        self.selection
+            .set((document, request.operation_name.clone()))
+            .ok();
+        Ok(())
+    }
+
+    /// Notes the operation type, for the metrics.
+    pub(crate) fn parsed(&self, document: &ExecutableDocument) {
+        let kind = match document.operations.iter().next() {
+            Some((_, op)) => match op.node.ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            },
+            None => "unknown",
+        };
+        self.operation.set(kind).ok();
+    }
+
+    /// The response as the client gets it, and the request's metrics.
+    pub(crate) fn finish(&self, mut response: Response, started: Instant) -> Response {
         if let Some((document, operation_name)) = self.selection.get() {
             order::reorder(&mut response.data, document, operation_name.as_deref());
         }
@@ -239,48 +238,6 @@ impl Extension for Envelope {
         ::metrics::histogram!(meter::REQUEST_SECONDS, "operation" => operation)
             .record(started.elapsed().as_secs_f64());
         response
-    }
-
-    /// Parses the document and checks its limits before async-graphql's own parse-time walk,
-    /// validation and execution; async-graphql then reuses the parsed document. An error here
-    /// never reaches the `execute` hook, so the transport answers it as a request that failed
-    /// before execution.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let in_batch = request
-            .data
-            .contains_key(&std::any::TypeId::of::<InBatch>());
-        let document = request.parsed_query()?;
-        self.limits.check(document, in_batch)?;
-        let document = document.clone();
-        self.selection
-            .set((document, request.operation_name.clone()))
-            .ok();
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let kind = match document.operations.iter().next() {
-            Some((_, op)) => match op.node.ty {
-                OperationType::Query => "query",
-                OperationType::Mutation => "mutation",
-                OperationType::Subscription => "subscription",
-            },
-            None => "unknown",
-        };
-        self.operation.set(kind).ok();
-        Ok(document)
     }
 }
 
@@ -344,11 +301,10 @@ mod tests {
 
     async fn run(query: &str) -> serde_json::Value {
         let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
-            .extension(CodeEveryError(crate::graphql::limits::DocumentLimits {
+            .extension(crate::graphql::pipeline::Pipeline::new(DocumentLimits {
                 limits: crate::config::LimitsConfig::default(),
                 introspection: false,
             }))
-            .extension(NullOnError)
             .finish();
         serde_json::to_value(schema.execute(query).await).expect("json")
     }

@@ -9,11 +9,7 @@ use crate::{
     auth::{live::LiveEvents, service::AuthService},
     config::{LimitsConfig, TransportConfig},
     graphql::{
-        guards::DirectiveGuards,
-        limits::DocumentLimits,
-        mutation::Mutation,
-        nulls::{CodeEveryError, NullOnError},
-        query::Query,
+        limits::DocumentLimits, mutation::Mutation, pipeline::Pipeline, query::Query,
         subscription::Subscription,
     },
     messages::Messages,
@@ -59,16 +55,13 @@ pub struct SchemaOptions {
 /// Builds the schema with its limits and state.
 pub fn build_schema(state: ApiState, options: SchemaOptions) -> WardenSchema {
     let introspection = options.introspection;
-    // Depth and complexity are counted by `CodeEveryError`'s limits check, not by
+    // Depth and complexity are counted by the pipeline's limits check, not by
     // `limit_depth`/`limit_complexity` (see `graphql::limits` for why).
     let mut builder = Schema::build(Query, Mutation, Subscription)
-        // Outer first: NullOnError sees the errors of the guards that run inside it.
-        .extension(CodeEveryError(DocumentLimits {
+        .extension(Pipeline::new(DocumentLimits {
             limits: options.limits,
             introspection,
         }))
-        .extension(NullOnError)
-        .extension(DirectiveGuards::default())
         .data(state);
     if !options.suggestions {
         builder = builder.disable_suggestions();
