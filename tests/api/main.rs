@@ -10,6 +10,7 @@ mod cli;
 mod configuration;
 mod cookie_transport;
 mod deny_by_default;
+mod docs_reference;
 mod event_feed;
 mod flask_interop;
 mod graphql_limits;
