@@ -237,6 +237,58 @@ impl Env<'_> {
     }
 }
 
+/// Reads `.env` into the environment (variables already set win). A missing file is normal;
+/// a malformed one is reported by name. Only the current directory's: `dotenvy::dotenv()`
+/// would also search the parent folders, and pick up a file the operator never meant for
+/// this process.
+fn read_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::from_path(".env") {
+        Err(e) if !e.not_found() => Err(ConfigError::new(".env", e.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// How log lines are written (`WARDEN_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines; colours only when writing to a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl LogFormat {
+    /// Read before anything else is logged (so before [`Config::from_env`]), from the
+    /// environment and `.env`.
+    ///
+    /// # Errors
+    /// `WARDEN_LOG_FORMAT` is neither `pretty` nor `json`, or `.env` is malformed.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        read_dotenv()?;
+        Self::parse(std::env::var("WARDEN_LOG_FORMAT").ok().as_deref())
+    }
+
+    /// Parses the variable's value (unset or empty: `pretty`).
+    ///
+    /// # Errors
+    /// Anything but `pretty` or `json`.
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "" | "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            other => Err(ConfigError::new(
+                "WARDEN_LOG_FORMAT",
+                format!("expected pretty or json, got {other:?}"),
+            )),
+        }
+    }
+}
+
 /// `true`/`false`, also `1`/`0` (and `yes`/`no`, `on`/`off`), case-insensitive.
 fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -369,14 +421,7 @@ impl Config {
     /// # Errors
     /// The first variable whose value cannot be used.
     pub fn from_env() -> Result<Self, ConfigError> {
-        // A missing .env is normal; a malformed one is reported by name. Only the current
-        // directory's: `dotenvy::dotenv()` would also search the parent folders, and pick up a
-        // file the operator never meant for this process.
-        if let Err(e) = dotenvy::from_path(".env")
-            && !e.not_found()
-        {
-            return Err(ConfigError::new(".env", e.to_string()));
-        }
+        read_dotenv()?;
         Self::from_lookup(&|name| std::env::var(name).ok())
     }
 

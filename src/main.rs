@@ -9,7 +9,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    warden::telemetry::init();
+    let format = match warden::config::LogFormat::from_env() {
+        Ok(format) => format,
+        Err(e) => {
+            eprintln!("warden: configuration error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    warden::telemetry::init(format);
     match warden::cli::run(warden::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -91,11 +91,12 @@ backend_test! {
 #[test]
 fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
     let key = ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef");
-    let cases: [(&[(&str, &str)], &str); 11] = [
+    let cases: [(&[(&str, &str)], &str); 12] = [
         (
             &[("JWT_ACCESS_TOKEN_EXPIRES", "soon")],
             "JWT_ACCESS_TOKEN_EXPIRES",
         ),
+        (&[("WARDEN_LOG_FORMAT", "xml")], "WARDEN_LOG_FORMAT"),
         (&[("JWT_ALGORITHM", "none")], "JWT_ALGORITHM"),
         (&[("WARDEN_ENV", "production")], "JWT_SECRET_KEY"),
         (
@@ -233,4 +234,95 @@ backend_test! {
         assert!(String::from_utf8_lossy(&out.stdout).contains("1 session(s)"), "{}", String::from_utf8_lossy(&out.stdout));
         app.until_revoked(&fresh).await;
     }
+}
+
+/// Runs `warden serve` with `format`, sends one request carrying a token and a request id,
+/// stops it, and returns what it wrote to standard output (a pipe, not a terminal).
+async fn serve_and_log(format: &str) -> String {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .env("WARDEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("WARDEN_LOG_FORMAT", format)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warden serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (base, mut reader) = tokio::task::spawn_blocking(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("a line");
+            if let Some(base) = line
+                .split(|c: char| c.is_whitespace() || c == '"')
+                .find(|w| w.starts_with("http://"))
+            {
+                return (base.trim_end_matches("/graphql").to_owned(), reader);
+            }
+        }
+    })
+    .await
+    .expect("read");
+    reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .header("x-request-id", "req-logged-42")
+        .bearer_auth("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.secret-signature-part")
+        .json(&serde_json::json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("answers");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).expect("the rest");
+        child.wait().expect("exits");
+        rest
+    })
+    .await
+    .expect("read")
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_id_and_no_token() {
+    let out = serve_and_log("json").await;
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == "req-logged-42"),
+        "a line carries the request id: {out}"
+    );
+    assert!(
+        !out.contains("secret-signature-part"),
+        "no token in the logs: {out}"
+    );
+}
+
+#[tokio::test]
+async fn logs_to_a_pipe_carry_no_colour_codes() {
+    let out = serve_and_log("pretty").await;
+    assert!(out.contains("req-logged-42"), "{out}");
+    assert!(
+        !out.contains('\u{1b}'),
+        "no ANSI escapes when not a terminal: {out:?}"
+    );
+    assert!(
+        !out.contains("secret-signature-part"),
+        "no token in the logs: {out}"
+    );
 }
