@@ -60,3 +60,49 @@ pub fn install() -> Option<PrometheusHandle> {
         })
         .clone()
 }
+
+/// Handles of the per-request metrics, looked up once: a `counter!` with labels builds and
+/// hashes its key on every call, which the hot path should not pay. (Looked up after the
+/// recorder is installed, at the first request.)
+struct HotHandles {
+    requests: [(metrics::Counter, metrics::Histogram); 4],
+    profile_hit: metrics::Counter,
+    profile_miss: metrics::Counter,
+}
+
+const OPERATIONS: [&str; 4] = ["query", "mutation", "subscription", "unknown"];
+
+fn hot() -> &'static HotHandles {
+    static HOT: OnceLock<HotHandles> = OnceLock::new();
+    HOT.get_or_init(|| HotHandles {
+        requests: OPERATIONS.map(|operation| {
+            (
+                metrics::counter!(REQUESTS, "operation" => operation),
+                metrics::histogram!(REQUEST_SECONDS, "operation" => operation),
+            )
+        }),
+        profile_hit: metrics::counter!(CACHE, "cache" => "profile", "result" => "hit"),
+        profile_miss: metrics::counter!(CACHE, "cache" => "profile", "result" => "miss"),
+    })
+}
+
+/// Counts one GraphQL operation of `operation` type that took `seconds`.
+pub fn request(operation: &str, seconds: f64) {
+    let index = OPERATIONS
+        .iter()
+        .position(|o| *o == operation)
+        .unwrap_or(OPERATIONS.len() - 1);
+    let (count, latency) = &hot().requests[index];
+    count.increment(1);
+    latency.record(seconds);
+}
+
+/// Counts one profile-cache lookup.
+pub fn profile_cache(hit: bool) {
+    let handles = hot();
+    if hit {
+        handles.profile_hit.increment(1);
+    } else {
+        handles.profile_miss.increment(1);
+    }
+}

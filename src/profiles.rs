@@ -71,10 +71,10 @@ impl ProfileCache {
         user_id: i64,
     ) -> AppResult<Option<Arc<Profile>>> {
         if let Some(profile) = self.cache.get(&user_id) {
-            ::metrics::counter!(meter::CACHE, "cache" => "profile", "result" => "hit").increment(1);
+            meter::profile_cache(true);
             return Ok(Some(profile));
         }
-        ::metrics::counter!(meter::CACHE, "cache" => "profile", "result" => "miss").increment(1);
+        meter::profile_cache(false);
         let before = *self.invalidations();
         let Some(profile) = users::profile(db, user_id).await? else {
             return Ok(None);

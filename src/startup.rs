@@ -195,6 +195,12 @@ impl Application {
             tracing::info!("bootstrap admin created");
         }
 
+        // First, so that what the start-up measures (the event log's load) is recorded.
+        let metrics_handle = match config.metrics {
+            MetricsExposure::Off => None,
+            _ => meter::install(),
+        };
+
         // The revocation state and the profile cache follow the event log: loaded now, then
         // tailed by the feed once serving.
         let state = Arc::new(RevocationState::new(config.revocation_max_lag));
@@ -206,10 +212,6 @@ impl Application {
             .await
             .map_err(|e| StartupError::Other(format!("loading the event log: {e}")))?;
 
-        let metrics_handle = match config.metrics {
-            MetricsExposure::Off => None,
-            _ => meter::install(),
-        };
         let metrics = match (config.metrics, &metrics_handle) {
             (MetricsExposure::Listener(addr), Some(handle)) => Some((
                 TcpListener::bind(addr)

@@ -98,6 +98,9 @@ impl Feed {
             }
         }
         self.state.confirm(started);
+        if let Some(age) = self.state.age() {
+            ::metrics::gauge!(meter::FEED_AGE).set(age.as_secs_f64());
+        }
         Ok(())
     }
 
@@ -136,6 +139,7 @@ impl Feed {
                 Err(_) => {}
             }
             if let Some(age) = self.state.age() {
+                // Also when reading failed: the gauge then shows the state growing stale.
                 ::metrics::gauge!(meter::FEED_AGE).set(age.as_secs_f64());
             }
             if last_prune.elapsed() >= PRUNE_MEMORY_EVERY {

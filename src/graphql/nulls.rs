@@ -234,9 +234,7 @@ impl Envelope {
             }
         }
         let operation = self.operation.get().copied().unwrap_or("unknown");
-        ::metrics::counter!(meter::REQUESTS, "operation" => operation).increment(1);
-        ::metrics::histogram!(meter::REQUEST_SECONDS, "operation" => operation)
-            .record(started.elapsed().as_secs_f64());
+        meter::request(operation, started.elapsed().as_secs_f64());
         response
     }
 }

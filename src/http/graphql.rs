@@ -340,21 +340,21 @@ fn respond(media: MediaType, response: BatchResponse, started: &[ExecutionStarte
         BatchResponse::Single(item) => vec![item],
         BatchResponse::Batch(items) => items,
     };
-    let mut bodies: Vec<Value> = items
+    // Each item is serialised once, straight to the body: a response that failed before
+    // execution, for a client that asked for application/graphql-response+json, goes out
+    // without its `data` entry.
+    let bodies: Vec<Body<'_>> = items
         .iter()
         .zip(started)
         .map(|(item, started)| {
-            let mut body = serde_json::to_value(item).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "GraphQL response not serialisable");
-                serde_json::json!({ "errors": [{ "message": "Internal error" }] })
-            });
-            if strict
-                && !started.get()
-                && let Some(body) = body.as_object_mut()
-            {
-                body.remove("data");
+            if strict && !started.get() {
+                Body::Refused(ErrorsOnly {
+                    errors: &item.errors,
+                    extensions: &item.extensions,
+                })
+            } else {
+                Body::Answered(item)
             }
-            body
         })
         .collect();
     let status = if strict && started.iter().all(|s| !s.get()) {
@@ -362,19 +362,43 @@ fn respond(media: MediaType, response: BatchResponse, started: &[ExecutionStarte
     } else {
         StatusCode::OK
     };
-    let body = if is_batch {
-        Value::Array(bodies)
+    let serialised = if is_batch {
+        serde_json::to_vec(&bodies)
     } else {
-        bodies.pop().unwrap_or_default()
+        bodies
+            .first()
+            .map_or_else(|| Ok(b"{}".to_vec()), serde_json::to_vec)
     };
+    let bytes = serialised.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "GraphQL response not serialisable");
+        br#"{"errors":[{"message":"Internal error","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}"#
+            .to_vec()
+    });
     let mut response = (
         status,
         [(header::CONTENT_TYPE, media.content_type())],
-        Json(body),
+        bytes,
     )
         .into_response();
     response.headers_mut().extend(http_headers);
     response
+}
+
+/// What one operation's answer serialises as.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Body<'a> {
+    /// Executed (partial results included): the engine's response as it is.
+    Answered(&'a async_graphql::Response),
+    /// Failed before execution, for a strict client: errors (and extensions), no `data`.
+    Refused(ErrorsOnly<'a>),
+}
+
+#[derive(serde::Serialize)]
+struct ErrorsOnly<'a> {
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 /// `POST /graphql`.
