@@ -570,6 +570,15 @@ pub async fn ensure_admin(
     }
 }
 
+/// How many accounts there are (the admin overview).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn count(db: &DatabaseConnection) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(user::Entity::find().count(db).await?)
+}
+
 /// A page of accounts in id order, after `after` (exclusive), at most `limit` long.
 ///
 /// # Errors

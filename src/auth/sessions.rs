@@ -239,3 +239,31 @@ pub async fn prune(db: &impl ConnectionTrait, before: i64) -> AppResult<u64> {
         .await?
         .rows_affected)
 }
+
+/// Sessions neither revoked nor past their refresh token's expiry (the admin overview).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn count_live(db: &impl ConnectionTrait, now: i64) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(session::Entity::find()
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::RefreshExp.gt(now))
+        .count(db)
+        .await?)
+}
+
+/// Sessions started (logins) since `since` (the editors' report).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn count_started_since(
+    db: &impl ConnectionTrait,
+    since: OffsetDateTime,
+) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(session::Entity::find()
+        .filter(session::Column::CreatedAt.gt(since))
+        .count(db)
+        .await?)
+}

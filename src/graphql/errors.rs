@@ -8,7 +8,7 @@ use async_graphql::{Context, Error, ErrorExtensions};
 
 use crate::{
     error::{AppError, Required},
-    graphql::schema::ApiState,
+    graphql::state::ApiState,
     messages::Messages,
 };
 

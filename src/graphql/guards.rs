@@ -33,7 +33,7 @@ use crate::{
         tokens::{Claims, now_secs},
     },
     error::{AppError, TokenKind},
-    graphql::{errors, nulls::path_of, schema::ApiState},
+    graphql::{errors, nulls::path_of, state::ApiState},
     meter,
 };
 

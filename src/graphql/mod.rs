@@ -12,10 +12,12 @@ pub mod phase;
 pub mod pipeline;
 pub mod query;
 pub mod schema;
+pub mod state;
 pub mod subscription;
 pub mod types;
 
-pub use schema::{ApiState, SchemaOptions, WardenSchema, build_schema, sdl};
+pub use schema::{SchemaOptions, WardenSchema, build_schema, sdl};
+pub use state::ApiState;
 
 /// Facts about the HTTP request that resolvers may record (never tokens).
 #[derive(Debug, Clone, Default)]

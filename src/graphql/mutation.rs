@@ -9,7 +9,7 @@ use crate::{
         RequestMeta, cookies,
         errors::{ApiResultExt, to_graphql},
         guards,
-        schema::ApiState,
+        state::ApiState,
         types::{AuthPayload, User},
     },
     users::{self, Account, NewUser},

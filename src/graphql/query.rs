@@ -1,8 +1,6 @@
 //! Query fields. Each guarded field declares its guard with its directive (see `guards`).
 
 use async_graphql::{Context, Object, Result};
-use entity::{session, user};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::{
     auth::{sessions, tokens::now_secs},
@@ -10,7 +8,7 @@ use crate::{
     graphql::{
         errors::{ApiResultExt, to_graphql},
         guards,
-        schema::ApiState,
+        state::ApiState,
         types::{
             PageInfo, Session, User, UserConnection, UserEdge, parse_user_cursor, user_cursor,
         },
@@ -62,18 +60,8 @@ impl Query {
     #[graphql(directive = guards::has_role::apply(vec!["admin".into()]))]
     async fn admin_panel(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let state = ctx.data::<ApiState>()?;
-        let users = user::Entity::find()
-            .count(&state.db)
-            .await
-            .map_err(AppError::from)
-            .api(ctx)?;
-        let live = session::Entity::find()
-            .filter(session::Column::RevokedAt.is_null())
-            .filter(session::Column::RefreshExp.gt(now_secs()))
-            .count(&state.db)
-            .await
-            .map_err(AppError::from)
-            .api(ctx)?;
+        let users = users::count(&state.db).await.api(ctx)?;
+        let live = sessions::count_live(&state.db, now_secs()).await.api(ctx)?;
         Ok(Some(format!(
             "Admin panel: {users} users, {live} live sessions"
         )))
@@ -84,11 +72,8 @@ impl Query {
     async fn report(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let state = ctx.data::<ApiState>()?;
         let since = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-        let logins = session::Entity::find()
-            .filter(session::Column::CreatedAt.gt(since))
-            .count(&state.db)
+        let logins = sessions::count_started_since(&state.db, since)
             .await
-            .map_err(AppError::from)
             .api(ctx)?;
         Ok(Some(format!(
             "Report: {logins} logins in the last 24 hours"

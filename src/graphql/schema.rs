@@ -1,44 +1,17 @@
 //! Schema assembly: limits, introspection, shared state, and the SDL export.
 
-use std::sync::Arc;
-
 use async_graphql::Schema;
-use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{live::LiveEvents, service::AuthService},
-    config::{LimitsConfig, TransportConfig},
+    config::LimitsConfig,
     graphql::{
         limits::DocumentLimits, mutation::Mutation, pipeline::Pipeline, query::Query,
-        subscription::Subscription,
+        state::ApiState, subscription::Subscription,
     },
-    messages::Messages,
-    profiles::ProfileCache,
 };
 
 /// The Warden schema type.
 pub type WardenSchema = Schema<Query, Mutation, Subscription>;
-
-/// What resolvers share across requests.
-#[derive(Clone)]
-pub struct ApiState {
-    /// The database.
-    pub db: DatabaseConnection,
-    /// User profiles (`me`, `greeting`), kept right by the event log.
-    pub profiles: Arc<ProfileCache>,
-    /// Events fanned out to open subscriptions.
-    pub live: Arc<LiveEvents>,
-    /// The auth flows.
-    pub auth: AuthService,
-    /// Error texts.
-    pub messages: Arc<Messages>,
-    /// Whether `register` is enabled.
-    pub signup: bool,
-    /// Where tokens travel (cookie names and attributes).
-    pub transport: Arc<TransportConfig>,
-    /// Whether tokens are returned in response bodies (false when they travel only in cookies).
-    pub tokens_in_body: bool,
-}
 
 /// How the schema answers what is not data: introspection, suggestions, limits.
 #[derive(Debug, Clone, Copy)]

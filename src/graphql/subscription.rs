@@ -18,7 +18,7 @@ use crate::{
         live::{Outcome, concerns},
         tokens::now_secs,
     },
-    graphql::{guards, schema::ApiState},
+    graphql::{guards, state::ApiState},
 };
 
 /// How long before expiry `ACCESS_TOKEN_EXPIRING` is sent.
