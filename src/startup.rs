@@ -33,7 +33,7 @@ use crate::{
     error::AppError,
     events::{self, EventLog},
     graphql::{self, ApiState},
-    http::{self, HttpState},
+    http::{self, HttpShared, HttpState},
     messages::Messages,
     meter,
     profiles::ProfileCache,
@@ -261,7 +261,7 @@ impl Application {
             },
         );
         let router = http::router(
-            HttpState {
+            HttpState::new(HttpShared {
                 schema,
                 verifier: TokenVerifier::new(codec, state, transport.csrf_protect),
                 db: db.clone(),
@@ -274,7 +274,7 @@ impl Application {
                 live: live.clone(),
                 origins: config.cors_origins.clone().into(),
                 trusted_proxies: config.login.trusted_proxies.clone().into(),
-            },
+            }),
             &config.cors_origins,
         );
 

@@ -41,9 +41,28 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// What the handlers share.
+/// What the handlers share, behind one `Arc`: axum clones the state for every request, and
+/// one reference count is cheaper than one per field.
 #[derive(Clone)]
-pub struct HttpState {
+pub struct HttpState(Arc<HttpShared>);
+
+impl HttpState {
+    /// Shares `shared` with every handler.
+    pub fn new(shared: HttpShared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for HttpState {
+    type Target = HttpShared;
+
+    fn deref(&self) -> &HttpShared {
+        &self.0
+    }
+}
+
+/// The fields of [`HttpState`].
+pub struct HttpShared {
     /// The schema.
     pub schema: WardenSchema,
     /// What a presented token is worth (signature, claims, revocation state).
