@@ -176,7 +176,7 @@ pub enum AppError {
     Saturated(u64),
     /// A fault of ours (a task panicked, a key could not sign); logged, never shown.
     #[error("Service unavailable")]
-    Internal(String),
+    Internal(#[source] Fault),
 }
 
 impl AppError {
@@ -223,10 +223,12 @@ impl AppError {
             Self::RateLimited(secs) => Self::RateLimited(*secs),
             Self::BadUserInput(sentence) => Self::BadUserInput(sentence.clone()),
             Self::NotFound => Self::NotFound,
-            Self::Unavailable(db) => Self::Internal(format!("database error: {db}")),
+            Self::Unavailable(db) => {
+                Self::Internal(Fault::Repeated(format!("database error: {db}")))
+            }
             Self::Lagging => Self::Lagging,
             Self::Saturated(secs) => Self::Saturated(*secs),
-            Self::Internal(cause) => Self::Internal(cause.clone()),
+            Self::Internal(cause) => Self::Internal(Fault::Repeated(cause.to_string())),
         }
     }
 
@@ -249,6 +251,36 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
             sea_orm::TransactionError::Transaction(app) => app,
         }
     }
+}
+
+/// What went wrong inside, with its cause: logged once where it becomes a response, never
+/// shown to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    /// Signing a token failed (a key problem).
+    #[error("signing a token failed: {0}")]
+    Signing(#[source] jsonwebtoken::errors::Error),
+    /// argon2 refused to hash (parameters or input).
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// A task on the blocking pool panicked or was cancelled.
+    #[error("a blocking task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+    /// The password-hashing gate was closed.
+    #[error("the hashing gate is closed: {0}")]
+    GateClosed(#[source] tokio::sync::AcquireError),
+    /// The operating system's random source failed.
+    #[error("the random source failed: {0}")]
+    Random(#[source] getrandom::Error),
+    /// A value could not be serialised.
+    #[error("serialising failed: {0}")]
+    Serialise(#[source] serde_json::Error),
+    /// A statement could not be built.
+    #[error("building a statement failed: {0}")]
+    Statement(#[source] sea_orm::sea_query::error::Error),
+    /// The text of a fault already logged, for a second field that fails with it.
+    #[error("{0}")]
+    Repeated(String),
 }
 
 /// Result alias for the layers below GraphQL.

@@ -23,7 +23,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Fault};
 
 /// The NOTIFY channel that wakes tailers on PostgreSQL.
 pub const CHANNEL: &str = "warden_events";
@@ -265,7 +265,7 @@ impl EventLog {
                         roles: roles.clone(),
                         permissions: permissions.clone(),
                     })
-                    .map_err(|e| AppError::Internal(format!("event payload: {e}")))?;
+                    .map_err(|e| AppError::Internal(Fault::Serialise(e)))?;
                     row.payload = Set(Some(payload));
                 }
                 Change::ProfileChanged { .. }

@@ -31,7 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     config::{Argon2Params, LoginConfig, MAX_PASSWORD_CHARS},
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, Fault},
 };
 
 /// Longest a request waits for a free hashing slot before `SERVICE_UNAVAILABLE`.
@@ -232,7 +232,7 @@ impl Passwords {
     async fn slot(&self) -> AppResult<OwnedSemaphorePermit> {
         match tokio::time::timeout(self.queue_timeout, self.gate.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_closed)) => Err(AppError::Internal("hashing gate closed".into())),
+            Ok(Err(closed)) => Err(AppError::Internal(Fault::GateClosed(closed))),
             Err(_elapsed) => {
                 ::metrics::counter!(crate::meter::HASH_SATURATED).increment(1);
                 Err(AppError::Saturated(SATURATED_RETRY_AFTER))
@@ -257,7 +257,7 @@ impl Passwords {
             out
         })
         .await
-        .map_err(|e| AppError::Internal(format!("password hashing task failed: {e}")))
+        .map_err(|e| AppError::Internal(Fault::Task(e)))
     }
 
     /// Hashes a password; returns the PHC string.
@@ -269,7 +269,7 @@ impl Passwords {
             hasher
                 .hash_password(password.expose_secret().as_bytes())
                 .map(|h| h.to_string())
-                .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+                .map_err(|e| AppError::Internal(Fault::Hashing(e.to_string())))
         })
         .await?
     }
@@ -309,7 +309,7 @@ impl Passwords {
     /// Internal when hashing fails.
     pub async fn dummy_hash(&self) -> AppResult<String> {
         let mut bytes = [0u8; 24];
-        getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("rng failed: {e}")))?;
+        getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(Fault::Random(e)))?;
         let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         self.hash(random.into()).await
     }

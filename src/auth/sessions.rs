@@ -91,7 +91,7 @@ pub async fn create_unless_limited(
             session::Column::RefreshExp,
         ])
         .select_from(values)
-        .map_err(|e| crate::error::AppError::Internal(format!("session insert: {e}")))?
+        .map_err(|e| crate::error::AppError::Internal(crate::error::Fault::Statement(e)))?
         .to_owned();
     Ok(db.execute(&insert).await?.rows_affected() == 1)
 }

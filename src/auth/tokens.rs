@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
     config::{JwtConfig, SigningKey, is_hmac},
-    error::{AppError, AppResult, TokenKind},
+    error::{AppError, AppResult, Fault, TokenKind},
 };
 
 /// Longest compact token decoded (contract section 7): anything longer is refused unread.
@@ -388,7 +388,7 @@ impl TokenCodec {
         let mut header = Header::new(self.algorithm);
         header.kid.clone_from(&self.kid);
         let token = encode(&header, &claims, &self.encoding)
-            .map_err(|e| AppError::Internal(format!("signing a token failed: {e}")))?;
+            .map_err(|e| AppError::Internal(Fault::Signing(e)))?;
         Ok(SignedToken { token, claims })
     }
 

@@ -22,7 +22,9 @@ pub fn to_graphql(ctx: &Context<'_>, err: &AppError) -> Error {
 pub fn render(messages: Option<&Messages>, err: &AppError) -> Error {
     match err {
         AppError::Unavailable(cause) => tracing::error!(error = %cause, "database error"),
-        AppError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+        AppError::Internal(cause) => {
+            tracing::error!(error = %cause, kind = ?cause, "internal error")
+        }
         _ => {}
     }
     let message = messages.map_or_else(|| err.to_string(), |m| m.render(err));
