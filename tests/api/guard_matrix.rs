@@ -497,3 +497,33 @@ backend_test! {
         assert!(at("id") < at("name"), "{text}");
     }
 }
+
+backend_test! {
+    async fn session_events_answers_every_kind_of_token_as_the_contract_says(backend) {
+        // The subscription's guard (`@authenticated`) runs in `connection_init`: a token it
+        // refuses closes the socket with 4401; one it accepts gets the ack and a quiet stream.
+        let app = spawn_app(backend).await;
+        let caller = app.create_user("caller-live@example.com", &ALL_ROLES, &ALL_PERMISSIONS).await;
+        let stale_caller = app.create_user("stale-live@example.com", &ALL_ROLES, &ALL_PERMISSIONS).await;
+        app.set_grants_elsewhere(stale_caller, Some(&[]), Some(&[])).await;
+        let stale = token_for(&app, Needs::Access, Case::StaleGrants, caller, stale_caller).await;
+        app.eventually(stale.as_deref(), "{ adminPanel }", |b| b["errors"][0]["extensions"]["code"] == "TOKEN_REVOKED").await;
+        for case in CASES {
+            let token = token_for(&app, Needs::Access, case, caller, stale_caller).await;
+            let payload = token.map_or_else(|| json!({}), |t| json!({ "Authorization": format!("Bearer {t}") }));
+            let mut ws = app.ws_connect(&[], payload).await;
+            match expected(Needs::Access, case) {
+                Some(refused) => {
+                    assert_eq!(ws.expect_close().await, Some(4401), "sessionEvents × {case:?} ({refused})");
+                }
+                None => {
+                    assert_eq!(ws.next().await["type"], "connection_ack", "sessionEvents × {case:?}");
+                    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": crate::support::SESSION_EVENTS } })).await;
+                    let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), ws.next_event()).await;
+                    assert!(quiet.is_err(), "sessionEvents × {case:?}: no error, no event yet: {quiet:?}");
+                    ws.close().await;
+                }
+            }
+        }
+    }
+}
