@@ -95,6 +95,25 @@ impl Change {
         }
     }
 
+    /// The changes for ended sessions of one user, each mattering until `until`.
+    pub fn sessions_revoked(
+        user_id: i64,
+        ids: impl IntoIterator<Item = String>,
+        until: i64,
+    ) -> Vec<(Self, i64)> {
+        ids.into_iter()
+            .map(|session_id| {
+                (
+                    Self::SessionRevoked {
+                        session_id,
+                        user_id,
+                    },
+                    until,
+                )
+            })
+            .collect()
+    }
+
     /// The user the change is about, if known.
     pub fn user_id(&self) -> Option<i64> {
         match self {
@@ -227,14 +246,7 @@ impl EventLog {
             return Ok(Pending::default());
         }
         let backend = txn.get_database_backend();
-        if backend == DbBackend::Postgres {
-            txn.execute_raw(Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_advisory_xact_lock($1)",
-                [WRITER_LOCK.into()],
-            ))
-            .await?;
-        }
+        lock_for_transaction(txn, WRITER_LOCK).await?;
         let created_at_ms = now_ms();
         let mut events = Vec::with_capacity(changes.len());
         for (change, expires_at) in changes {
@@ -310,6 +322,24 @@ impl EventLog {
             subscriber.apply(events);
         }
     }
+}
+
+/// Takes PostgreSQL advisory lock `key` until `txn` ends, serialising the transactions that
+/// take it; nothing on SQLite, whose writers are serialised by the database already.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn lock_for_transaction(txn: &impl ConnectionTrait, key: i64) -> AppResult<()> {
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock($1)",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// Events after position `after`, in log order, at most `limit`.

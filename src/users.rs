@@ -298,15 +298,7 @@ const ADMINS_LOCK: i64 = 0x5741_5244_4144;
 /// # Errors
 /// `BAD_USER_INPUT` for the last enabled admin; `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn keep_an_admin(db: &impl ConnectionTrait, user_id: i64) -> AppResult<()> {
-    let backend = db.get_database_backend();
-    if backend == sea_orm::DbBackend::Postgres {
-        db.execute_raw(sea_orm::Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_advisory_xact_lock($1)",
-            [ADMINS_LOCK.into()],
-        ))
-        .await?;
-    }
+    crate::events::lock_for_transaction(db, ADMINS_LOCK).await?;
     let is_admin = user_role::Entity::find()
         .filter(user_role::Column::UserId.eq(user_id))
         .filter(user_role::Column::Role.eq(ADMIN_ROLE))

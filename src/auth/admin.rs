@@ -28,22 +28,6 @@ pub struct Recorder<'a> {
     pub remember_until: i64,
 }
 
-impl Recorder<'_> {
-    fn sessions_ended(&self, user_id: i64, ids: Vec<String>) -> Vec<(Change, i64)> {
-        ids.into_iter()
-            .map(|session_id| {
-                (
-                    Change::SessionRevoked {
-                        session_id,
-                        user_id,
-                    },
-                    self.remember_until,
-                )
-            })
-            .collect()
-    }
-}
-
 /// Takes the user's row (and, on SQLite, the database's write lock) as the transaction's first
 /// write; `NOT_FOUND` for an unknown user.
 async fn lock_user(txn: &impl ConnectionTrait, user_id: i64) -> AppResult<()> {
@@ -87,7 +71,11 @@ pub async fn set_disabled(
         // "signed out".
         changes.push((Change::UserDisabled { user_id }, recorder.remember_until));
         let ended = sessions::revoke_all(&txn, user_id, None).await?;
-        changes.extend(recorder.sessions_ended(user_id, ended));
+        changes.extend(Change::sessions_revoked(
+            user_id,
+            ended,
+            recorder.remember_until,
+        ));
     } else if changed {
         changes.push((Change::UserEnabled { user_id }, recorder.remember_until));
     }
@@ -112,7 +100,10 @@ pub async fn revoke_sessions(
     let count = ended.len() as u64;
     let pending = recorder
         .log
-        .append(&txn, recorder.sessions_ended(user_id, ended))
+        .append(
+            &txn,
+            Change::sessions_revoked(user_id, ended, recorder.remember_until),
+        )
         .await?;
     txn.commit().await?;
     recorder.log.committed(pending);

@@ -136,6 +136,15 @@ impl LiveEvents {
         self.sender.subscribe()
     }
 
+    /// The events about one token, from now on.
+    pub fn watch(self: &Arc<Self>, claims: Claims) -> TokenEvents {
+        TokenEvents {
+            receiver: self.subscribe(),
+            live: self.clone(),
+            claims,
+        }
+    }
+
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<i64, usize>> {
         self.connections
             .lock()
@@ -164,6 +173,37 @@ impl LiveEvents {
     /// Open connections, over all users.
     pub fn open_connections(&self) -> usize {
         self.connections().values().sum()
+    }
+}
+
+/// What happens to one token, as events arrive (see [`LiveEvents::watch`]).
+#[derive(Debug)]
+pub struct TokenEvents {
+    receiver: broadcast::Receiver<Arc<Event>>,
+    live: Arc<LiveEvents>,
+    claims: Claims,
+}
+
+impl TokenEvents {
+    /// The next outcome for the token; `None` once the fan-out is gone. A receiver too slow
+    /// to keep up has missed events: the revocation state judges the token instead of them.
+    /// Cancel-safe (the broadcast receive is), so it can race a timer in `select!`.
+    pub async fn next(&mut self) -> Option<Outcome> {
+        loop {
+            match self.receiver.recv().await {
+                Ok(event) => {
+                    if let Some(outcome) = concerns(&self.claims, &event) {
+                        return Some(outcome);
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if self.live.is_refused(&self.claims) {
+                        return Some(Outcome::SignedOut);
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
     }
 }
 

@@ -165,18 +165,7 @@ impl AuthService {
         user_id: i64,
         ids: impl IntoIterator<Item = String>,
     ) -> Vec<(Change, i64)> {
-        let until = self.codec.outlives_now();
-        ids.into_iter()
-            .map(|session_id| {
-                (
-                    Change::SessionRevoked {
-                        session_id,
-                        user_id,
-                    },
-                    until,
-                )
-            })
-            .collect()
+        Change::sessions_revoked(user_id, ids, self.codec.outlives_now())
     }
 
     fn access_token(

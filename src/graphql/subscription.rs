@@ -11,13 +11,9 @@ use std::{sync::Arc, time::Duration};
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription};
 use futures_util::Stream;
 use time::OffsetDateTime;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    auth::{
-        live::{Outcome, concerns},
-        tokens::now_secs,
-    },
+    auth::{live::Outcome, tokens::now_secs},
     graphql::{guards, state::ApiState},
 };
 
@@ -114,7 +110,7 @@ impl Subscription {
         let state = ctx.data::<ApiState>()?;
         let live = state.live.clone();
         let close = ctx.data_opt::<Arc<dyn CloseConnection>>().cloned();
-        let mut events = live.subscribe();
+        let mut events = live.watch(claims.clone());
         let sid = claims.sid.clone();
         Ok(async_stream::stream! {
             let end = |close: &Option<Arc<dyn CloseConnection>>| {
@@ -147,26 +143,16 @@ impl Subscription {
                 let wake_at = if warned { claims.exp } else { warn_at };
                 let wait = Duration::from_secs(u64::try_from(wake_at - now).unwrap_or(0));
                 tokio::select! {
-                    received = events.recv() => match received {
-                        Ok(event) => {
-                            if let Some(outcome) = concerns(&claims, &event) {
-                                let terminal = outcome.is_terminal();
-                                yield SessionEvent::from_outcome(outcome, sid.as_deref());
-                                if terminal {
-                                    end(&close);
-                                    return;
-                                }
-                            }
-                        }
-                        // Too slow to keep up: judge the token by the state instead.
-                        Err(RecvError::Lagged(_)) => {
-                            if live.is_refused(&claims) {
-                                yield SessionEvent::new(SessionEventKind::SignedOut, sid.as_deref());
+                    outcome = events.next() => match outcome {
+                        Some(outcome) => {
+                            let terminal = outcome.is_terminal();
+                            yield SessionEvent::from_outcome(outcome, sid.as_deref());
+                            if terminal {
                                 end(&close);
                                 return;
                             }
                         }
-                        Err(RecvError::Closed) => return,
+                        None => return,
                     },
                     () = tokio::time::sleep(wait) => {}
                 }

@@ -35,12 +35,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Notify, broadcast::error::RecvError};
+use tokio::sync::Notify;
 
 use crate::{
     auth::{
         Credentials,
-        live::{ConnectionSlot, concerns},
+        live::ConnectionSlot,
         tokens::{Claims, now_secs},
     },
     error::TokenKind,
@@ -323,26 +323,18 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// session or account, or expiry. Never completes by itself.
 async fn watch(state: &HttpState, life: &Life) {
     let claims = life.claims().await;
-    let mut events = state.live.subscribe();
+    let mut events = state.live.watch(claims.clone());
     let until_expiry = Duration::from_secs(u64::try_from(claims.exp - now_secs()).unwrap_or(0));
     let expiry = tokio::time::sleep(until_expiry);
     tokio::pin!(expiry);
     if !state.live.is_refused(claims) {
         loop {
             tokio::select! {
-                received = events.recv() => match received {
-                    Ok(event) => {
-                        if concerns(claims, &event).is_some_and(|o| o.is_terminal()) {
-                            break;
-                        }
+                outcome = events.next() => {
+                    if outcome.is_none_or(|o| o.is_terminal()) {
+                        break;
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        if state.live.is_refused(claims) {
-                            break;
-                        }
-                    }
-                    Err(RecvError::Closed) => break,
-                },
+                }
                 () = &mut expiry => break,
             }
         }
