@@ -59,6 +59,7 @@ impl Feed {
             poll,
         };
         feed.catch_up().await?;
+        feed.report_age();
         Ok(feed)
     }
 
@@ -98,10 +99,15 @@ impl Feed {
             }
         }
         self.state.confirm(started);
+        Ok(())
+    }
+
+    /// Publishes how old the confirmed state is (also after a failed read: the gauge then
+    /// shows the state growing stale).
+    fn report_age(&self) {
         if let Some(age) = self.state.age() {
             ::metrics::gauge!(meter::FEED_AGE).set(age.as_secs_f64());
         }
-        Ok(())
     }
 
     /// Tails the log until the task is dropped.
@@ -138,10 +144,7 @@ impl Feed {
                 }
                 Err(_) => {}
             }
-            if let Some(age) = self.state.age() {
-                // Also when reading failed: the gauge then shows the state growing stale.
-                ::metrics::gauge!(meter::FEED_AGE).set(age.as_secs_f64());
-            }
+            self.report_age();
             if last_prune.elapsed() >= PRUNE_MEMORY_EVERY {
                 last_prune = Instant::now();
                 self.state.prune(now_secs());
