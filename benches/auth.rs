@@ -11,15 +11,15 @@ use std::{sync::Arc, time::Duration};
 
 use warden::{
     auth::{
-        Credentials, RequestCredentials, Verified,
         guards::{HasRole, Requirement},
-        password,
         state::RevocationState,
         tokens::{NewToken, TokenCodec},
         verify::{Presented, Source, TokenVerifier},
     },
     config::{JwtConfig, SigningKey},
     error::TokenKind,
+    password,
+    testing::{PASSWORD, hs256_codec, verified},
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -47,14 +47,7 @@ fn token(codec: &TokenCodec) -> String {
 }
 
 fn benches(c: &mut Criterion) {
-    let hs = TokenCodec::new(&JwtConfig::new(
-        jsonwebtoken::Algorithm::HS256,
-        SigningKey::Secret {
-            key: b"bench-key-bench-key-bench-key-0123".to_vec().into(),
-            generated: false,
-        },
-    ))
-    .expect("codec");
+    let hs = hs256_codec();
     let rs = TokenCodec::new(&JwtConfig::new(
         jsonwebtoken::Algorithm::RS256,
         SigningKey::Pem {
@@ -91,10 +84,7 @@ fn benches(c: &mut Criterion) {
         },
     );
 
-    let credentials = RequestCredentials::single(Credentials::Verified(Box::new(Verified {
-        claims: hs.decode(&hs_token).expect("valid"),
-        current_grants: None,
-    })));
+    let credentials = verified(hs.decode(&hs_token).expect("valid"), None);
     let guard = HasRole::any_of(&["admin", "editor"]);
     c.bench_function("hasRole guard on decoded credentials", |b| {
         b.iter(|| {
@@ -107,14 +97,14 @@ fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let passwords = password::Passwords::default();
     let phc = runtime
-        .block_on(passwords.hash("correct horse battery".to_owned().into()))
+        .block_on(passwords.hash(PASSWORD.to_owned().into()))
         .expect("hash");
     let mut group = c.benchmark_group("argon2id");
     group.sample_size(10);
     group.bench_function("verify one password (m=19 MiB, t=2, p=1)", |b| {
         b.iter(|| {
             runtime
-                .block_on(passwords.verify("correct horse battery".to_owned().into(), phc.clone()))
+                .block_on(passwords.verify(PASSWORD.to_owned().into(), phc.clone()))
                 .expect("verify")
         })
     });

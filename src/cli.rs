@@ -152,7 +152,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                             .unwrap_or_default()
                             .to_owned()
                     });
-                    let passwords = crate::auth::password::Passwords::new(&config.login);
+                    let passwords = crate::password::Passwords::new(&config.login);
                     let account = users::create(
                         &db,
                         &passwords,

@@ -23,7 +23,10 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult, Fault};
+use crate::{
+    clock::now_ms,
+    error::{AppError, AppResult, Fault},
+};
 
 /// The NOTIFY channel that wakes tailers on PostgreSQL.
 pub const CHANNEL: &str = "warden_events";
@@ -215,12 +218,6 @@ impl std::fmt::Debug for EventLog {
             .field("subscribers", &self.subscribers.len())
             .finish()
     }
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-        .unwrap_or(i64::MAX)
 }
 
 impl EventLog {

@@ -15,18 +15,24 @@
 //!   nullable field into `null` at its path. Resolvers call [`auth::service`] (login, refresh
 //!   with rotation, reauth, logout, password change; [`auth::throttle`] limits wrong passwords),
 //!   [`users`] and the [`profiles`] cache; [`graphql::cookies`] sets token cookies when cookies
-//!   are a token location.
+//!   are a token location. Resolvers hold no SQL: the domain modules do.
+//! - The layers point one way: [`http`] → [`graphql`] → [`auth`] → [`users`] → [`password`],
+//!   [`events`], [`clock`]. [`users`] is the account store (profiles, grants, disabling) and
+//!   knows nothing of tokens; [`password`] is argon2id hashing behind a gate, and the policy,
+//!   for both. [`http`] and [`graphql`] share one [`graphql::ApiState`].
 //! - Every change that can kill or weaken a token appends to the [`events`] log in its own
 //!   transaction; this instance applies it at commit, and [`auth::feed`] tails the log for the
 //!   other instances' (and the CLI's) changes, keeping [`auth::state`] and [`profiles`] current.
 //! - [`error`] is the domain error with the contract's codes; [`graphql::errors`] is the one
 //!   place it becomes `extensions.code`, with texts from [`messages`].
-//! - [`cli`] is the command line; [`telemetry`] sets up logging.
+//! - [`cli`] is the command line; [`telemetry`] sets up logging. `testing` (tests and benches
+//!   only) holds the fixtures every test shares.
 
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -34,7 +40,10 @@ pub mod graphql;
 pub mod http;
 pub mod messages;
 pub mod meter;
+pub mod password;
 pub mod profiles;
 pub mod startup;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod users;

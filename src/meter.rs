@@ -33,9 +33,9 @@ pub const FEED_DELAY: &str = "warden_event_feed_delay_seconds";
 /// Cache lookups, by `cache` and `result` (hit, miss).
 pub const CACHE: &str = "warden_cache_requests_total";
 /// Open authenticated WebSocket connections (see [`crate::auth::live`]).
-pub const LIVE_CONNECTIONS: &str = crate::auth::live::CONNECTIONS_METRIC;
+pub const LIVE_CONNECTIONS: &str = "warden_live_connections";
 /// Session events pushed to subscribers, by `kind`.
-pub const LIVE_EVENTS: &str = crate::graphql::subscription::EVENTS_METRIC;
+pub const LIVE_EVENTS: &str = "warden_live_events_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

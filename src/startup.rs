@@ -18,17 +18,10 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{
-        failures,
-        feed::Feed,
-        live::LiveEvents,
-        password::{HashGauge, Passwords},
-        revocation,
-        service::AuthService,
-        sessions,
-        state::RevocationState,
-        tokens::{TokenCodec, now_secs},
-        verify::TokenVerifier,
+        failures, feed::Feed, live::LiveEvents, revocation, service::AuthService, sessions,
+        state::RevocationState, tokens::TokenCodec, verify::TokenVerifier,
     },
+    clock::now_secs,
     config::{Config, ConfigError, MetricsExposure},
     error::AppError,
     events::{self, EventLog},
@@ -36,6 +29,7 @@ use crate::{
     http::{self, HttpShared, HttpState},
     messages::Messages,
     meter,
+    password::{HashGauge, Passwords},
     profiles::ProfileCache,
     users,
 };
@@ -243,17 +237,18 @@ impl Application {
         )
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
+        let api = ApiState {
+            db: db.clone(),
+            profiles,
+            live: live.clone(),
+            auth,
+            messages: Arc::new(messages),
+            signup: config.signup,
+            tokens_in_body: transport.uses_headers(),
+            transport: transport.clone(),
+        };
         let schema = graphql::build_schema(
-            ApiState {
-                db: db.clone(),
-                profiles,
-                live: live.clone(),
-                auth,
-                messages: Arc::new(messages),
-                signup: config.signup,
-                tokens_in_body: transport.uses_headers(),
-                transport: transport.clone(),
-            },
+            api.clone(),
             graphql::SchemaOptions {
                 introspection: config.introspection,
                 suggestions: !config.production,
@@ -264,14 +259,12 @@ impl Application {
             HttpState::new(HttpShared {
                 schema,
                 verifier: TokenVerifier::new(codec, state, transport.csrf_protect),
-                db: db.clone(),
-                transport,
+                api,
                 playground: config.playground,
                 max_batch: config.limits.max_batch,
                 metrics: (config.metrics == MetricsExposure::MainListener)
                     .then(|| metrics_handle.clone())
                     .flatten(),
-                live: live.clone(),
                 origins: config.cors_origins.clone().into(),
                 trusted_proxies: config.login.trusted_proxies.clone().into(),
             }),

@@ -13,13 +13,10 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::{
-    auth::{
-        failures,
-        password::{Owner, Passwords},
-        tokens::now_secs,
-    },
+    clock::now_secs,
     error::{AppError, AppResult},
     events::{Change, EventLog},
+    password::{Owner, Passwords},
 };
 
 /// Longest email accepted (RFC 5321's path limit).
@@ -426,34 +423,6 @@ pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Op
         .filter(user::Column::Email.eq(email))
         .one(db)
         .await?)
-}
-
-/// A user row with its account's failed password checks since a moment.
-#[derive(Debug, sea_orm::FromQueryResult)]
-struct WithFailures {
-    #[sea_orm(nested)]
-    user: user::Model,
-    recent_failures: i64,
-}
-
-/// Finds a user by (normalised) email or id, with the failed password checks recorded for
-/// its email since `since_ms`, in one statement.
-///
-/// # Errors
-/// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn find_with_failures(
-    db: &DatabaseConnection,
-    by: sea_orm::Condition,
-    since_ms: i64,
-) -> AppResult<Option<(user::Model, u64)>> {
-    use sea_orm::QuerySelect;
-    let found = user::Entity::find()
-        .filter(by)
-        .expr_as(failures::recent_failures(since_ms), "recent_failures")
-        .into_model::<WithFailures>()
-        .one(db)
-        .await?;
-    Ok(found.map(|f| (f.user, u64::try_from(f.recent_failures).unwrap_or(0))))
 }
 
 /// The condition for a login email, normalised as stored.

@@ -20,6 +20,8 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query, SubQueryStatement},
 };
 
+use sea_orm::DatabaseConnection;
+
 use crate::error::AppResult;
 
 /// An expression for the number of failures recorded for `users.email` since `since_ms`, to
@@ -94,4 +96,32 @@ pub async fn prune(db: &impl ConnectionTrait, before_ms: i64) -> AppResult<u64> 
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// A user row with its account's failed password checks since a moment.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct WithFailures {
+    #[sea_orm(nested)]
+    user: user::Model,
+    recent_failures: i64,
+}
+
+/// Finds a user by (normalised) email or id, with the failed password checks recorded for
+/// its email since `since_ms`, in one statement.
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn find_with_failures(
+    db: &DatabaseConnection,
+    by: sea_orm::Condition,
+    since_ms: i64,
+) -> AppResult<Option<(user::Model, u64)>> {
+    use sea_orm::QuerySelect;
+    let found = user::Entity::find()
+        .filter(by)
+        .expr_as(recent_failures(since_ms), "recent_failures")
+        .into_model::<WithFailures>()
+        .one(db)
+        .await?;
+    Ok(found.map(|f| (f.user, u64::try_from(f.recent_failures).unwrap_or(0))))
 }

@@ -19,7 +19,8 @@ use std::{
 use sea_orm::{DatabaseConnection, DbBackend, sqlx::postgres::PgListener};
 
 use crate::{
-    auth::{state::RevocationState, tokens::now_secs},
+    auth::state::RevocationState,
+    clock::now_secs,
     error::AppResult,
     events::{self, EventLog},
     meter,
@@ -85,7 +86,7 @@ impl Feed {
             let events = events::read_after(&self.db, self.cursor, PAGE).await?;
             let Some(last) = events.last() else { break };
             self.cursor = last.id;
-            let now_ms = events::now_ms();
+            let now_ms = crate::clock::now_ms();
             for event in &events {
                 if event.created_at_ms > 0 {
                     #[allow(clippy::cast_precision_loss)]

@@ -205,24 +205,26 @@ impl Requirement for SelfOrPermission {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
+    use crate::{
+        testing::{TestClaims, verified},
+        users::Grants,
+    };
 
     #[test]
     fn a_stale_token_keeps_only_the_grants_still_held() {
-        let claims: Claims = serde_json::from_value(serde_json::json!({
-            "sub": "1", "iat": 0, "exp": i64::MAX / 2, "jti": "j", "type": "access",
-            "fresh": true, "roles": ["admin", "editor"], "permissions": ["a", "b"],
-        }))
-        .expect("claims");
-        let credentials = RequestCredentials::single(Credentials::Verified(Box::new(Verified {
+        let claims = TestClaims::access(1)
+            .fresh(true)
+            .roles(&["admin", "editor"])
+            .permissions(&["a", "b"])
+            .claims();
+        let credentials = verified(
             claims,
-            current_grants: Some(Arc::new(crate::users::Grants {
+            Some(Grants {
                 roles: vec!["editor".into()],
                 permissions: vec!["a".into()],
-            })),
-        })));
+            }),
+        );
         let check = |r: &dyn Requirement| {
             r.check_credentials(&credentials, 0)
                 .map_err(|e| e.to_string())

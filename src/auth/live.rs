@@ -26,8 +26,6 @@ use crate::{
 const BROADCAST_CAPACITY: usize = 1_024;
 /// Event ids remembered to drop the second sighting of an event.
 const SEEN_CAPACITY: usize = 4_096;
-/// Gauge of open authenticated connections.
-pub const CONNECTIONS_METRIC: &str = "warden_live_connections";
 
 /// What an event means for one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +161,7 @@ impl LiveEvents {
         let total: usize = connections.values().sum();
         drop(connections);
         #[allow(clippy::cast_precision_loss)]
-        ::metrics::gauge!(CONNECTIONS_METRIC).set(total as f64);
+        ::metrics::gauge!(crate::meter::LIVE_CONNECTIONS).set(total as f64);
         Some(ConnectionSlot {
             live: self.clone(),
             user_id,
@@ -226,7 +224,7 @@ impl Drop for ConnectionSlot {
         let total: usize = connections.values().sum();
         drop(connections);
         #[allow(clippy::cast_precision_loss)]
-        ::metrics::gauge!(CONNECTIONS_METRIC).set(total as f64);
+        ::metrics::gauge!(crate::meter::LIVE_CONNECTIONS).set(total as f64);
     }
 }
 
@@ -248,12 +246,10 @@ impl Subscriber for LiveEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TestClaims;
 
     fn claims() -> Claims {
-        serde_json::from_value(serde_json::json!({
-            "sub": "7", "iat": 0, "exp": 10, "jti": "j1", "type": "access", "sid": "s1",
-        }))
-        .expect("claims")
+        TestClaims::access(7).jti("j1").sid(Some("s1")).claims()
     }
 
     fn event(id: i64, change: Change) -> Event {

@@ -1,5 +1,5 @@
-//! Authentication and authorisation that know neither HTTP nor GraphQL: tokens, passwords,
-//! sessions, revocation, what a presented token is worth ([`verify`]), what each guard asks
+//! Authentication and authorisation that know neither HTTP nor GraphQL: tokens, sessions,
+//! login limits, revocation, what a presented token is worth ([`verify`]), what each guard asks
 //! of it ([`guards`]), and the flows that tie them together ([`service`]).
 
 pub mod admin;
@@ -7,7 +7,6 @@ pub mod failures;
 pub mod feed;
 pub mod guards;
 pub mod live;
-pub mod password;
 pub mod revocation;
 pub mod service;
 pub mod sessions;

@@ -16,17 +16,17 @@ use secrecy::SecretString;
 
 use crate::{
     auth::{
-        Client, failures,
-        password::{Owner, Passwords, Verdict},
-        revocation,
+        Client, failures, revocation,
         sessions::{self, RefreshSlot},
         throttle::{self, LoginLimits, Tickets},
-        tokens::{Claims, NewToken, SignedToken, TokenCodec, now_secs},
+        tokens::{Claims, NewToken, SignedToken, TokenCodec},
     },
+    clock::{now_ms, now_secs},
     config::{Limit, LoginConfig},
     error::{AppError, AppResult, TokenKind},
     events::{Change, EventLog},
     meter,
+    password::{Owner, Passwords, Verdict},
     users::{self, Account},
 };
 
@@ -63,12 +63,6 @@ pub struct AuthService {
     password_checks: Arc<AtomicU64>,
     /// Where revocations are recorded (and applied to this instance at commit).
     log: EventLog,
-}
-
-fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc()
-        .unix_timestamp_nanos()
-        .div_euclid(1_000_000) as i64
 }
 
 /// One line in the security log (target `warden::security`): who, which session, from where,
@@ -441,15 +435,15 @@ impl AuthService {
     ) -> AppResult<entity::user::Model> {
         let tickets = self.reserve(account, client)?;
         let since = self.window_start_ms();
-        let loaded = match users::find_with_failures(&self.db, users::email_is(email), since).await
-        {
-            // An unknown email has no row to count along: the failure path asks apart.
-            Ok(None) => failures::count(&self.db, account, since)
-                .await
-                .map(|n| (None, n)),
-            Ok(Some((user, n))) => Ok((Some(user), n)),
-            Err(e) => Err(e),
-        };
+        let loaded =
+            match failures::find_with_failures(&self.db, users::email_is(email), since).await {
+                // An unknown email has no row to count along: the failure path asks apart.
+                Ok(None) => failures::count(&self.db, account, since)
+                    .await
+                    .map(|n| (None, n)),
+                Ok(Some((user, n))) => Ok((Some(user), n)),
+                Err(e) => Err(e),
+            };
         let (user, recorded) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -473,7 +467,7 @@ impl AuthService {
     ) -> AppResult<entity::user::Model> {
         let since = self.window_start_ms();
         let found = match claims.user_id() {
-            Some(id) => users::find_with_failures(&self.db, users::id_is(id), since).await?,
+            Some(id) => failures::find_with_failures(&self.db, users::id_is(id), since).await?,
             None => None,
         };
         let account = found.as_ref().map_or_else(
@@ -726,40 +720,14 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        config::{JwtConfig, SigningKey},
-        startup::connect_and_migrate,
-        users::NewUser,
-    };
+    use crate::testing::{TestDatabase, create_user, hs256_codec};
 
-    async fn service() -> (AuthService, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = connect_and_migrate(&url).await.expect("db");
-        let codec = TokenCodec::new(&JwtConfig::new(
-            jsonwebtoken::Algorithm::HS256,
-            SigningKey::Secret {
-                key: b"service-test-key-service-test-key".to_vec().into(),
-                generated: false,
-            },
-        ))
-        .expect("codec");
-        users::create(
-            &db,
-            &Passwords::default(),
-            NewUser {
-                email: "ana@example.com".into(),
-                password: "correct horse battery".to_owned().into(),
-                name: "Ana".into(),
-                roles: vec![],
-                permissions: vec![],
-            },
-        )
-        .await
-        .expect("user");
+    async fn service() -> (AuthService, TestDatabase) {
+        let database = TestDatabase::new().await;
+        create_user(&database.db, "ana@example.com", &[], &[]).await;
         let service = AuthService::new(
-            db,
-            Arc::new(codec),
+            database.db.clone(),
+            Arc::new(hs256_codec()),
             Duration::from_secs(10),
             false,
             EventLog::default(),
@@ -768,7 +736,7 @@ mod tests {
         )
         .await
         .expect("service");
-        (service, dir)
+        (service, database)
     }
 
     #[tokio::test]

@@ -21,7 +21,8 @@ use std::{
 };
 
 use crate::{
-    auth::tokens::{Claims, now_secs},
+    auth::tokens::Claims,
+    clock::now_secs,
     error::AppError,
     events::{Change, Event, Subscriber},
     users::Grants,
@@ -246,13 +247,15 @@ impl Subscriber for RevocationState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TestClaims;
 
     fn claims(jti: &str, sid: Option<&str>, gv: Option<i64>) -> Claims {
-        serde_json::from_value(serde_json::json!({
-            "sub": "7", "iat": 0, "exp": i64::MAX / 2, "jti": jti, "type": "access",
-            "sid": sid, "gv": gv, "roles": ["admin"],
-        }))
-        .expect("claims")
+        TestClaims::access(7)
+            .jti(jti)
+            .sid(sid)
+            .grants_version(gv)
+            .roles(&["admin"])
+            .claims()
     }
 
     fn event(id: i64, change: Change) -> Event {

@@ -3,8 +3,6 @@
 //! The algorithm is pinned by configuration: the validation accepts exactly that one, so a
 //! header saying `none`, or any other algorithm, is refused before the signature is looked at.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode, errors::ErrorKind,
     jwk::Jwk,
@@ -13,19 +11,13 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
+    clock::now_secs,
     config::{JwtConfig, SigningKey, is_hmac},
     error::{AppError, AppResult, Fault, TokenKind},
 };
 
 /// Longest compact token decoded (contract section 7): anything longer is refused unread.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
 
 /// `fresh` as read: a flag, or (Flask-JWT-Extended's timedelta freshness) "fresh until".
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -430,17 +422,7 @@ impl TokenCodec {
 mod tests {
 
     use super::*;
-    use crate::config::SigningKey;
-
-    fn config() -> JwtConfig {
-        JwtConfig::new(
-            Algorithm::HS256,
-            SigningKey::Secret {
-                key: b"unit-test-key-unit-test-key-0123".to_vec().into(),
-                generated: false,
-            },
-        )
-    }
+    use crate::testing::{TEST_KEY, forge, hs256_codec, hs256_config};
 
     fn access(user_id: i64) -> NewToken<'static> {
         NewToken {
@@ -456,7 +438,7 @@ mod tests {
 
     #[test]
     fn a_minted_token_decodes_to_its_claims() {
-        let codec = TokenCodec::new(&config()).expect("codec");
+        let codec = hs256_codec();
         let signed = codec.mint(&access(7)).expect("mint");
         let claims = codec.decode(&signed.token).expect("decode");
         assert_eq!(claims, signed.claims);
@@ -467,7 +449,7 @@ mod tests {
 
     #[test]
     fn same_claims_sign_to_the_same_token() {
-        let codec = TokenCodec::new(&config()).expect("codec");
+        let codec = hs256_codec();
         let claims = codec.claims(&access(1), "fixed".into(), 100, 2_000_000_000);
         let a = codec.sign(claims.clone()).expect("sign");
         let b = codec.sign(claims).expect("sign");
@@ -489,32 +471,35 @@ mod tests {
         assert!(numeric_sub.is_err(), "sub must be a string");
     }
 
-    fn forge(claims: &serde_json::Value) -> String {
-        encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &EncodingKey::from_secret(b"unit-test-key-unit-test-key-0123").expect("key"),
-        )
-        .expect("sign")
-    }
-
     #[test]
     fn a_token_without_type_decodes_as_an_access_token() {
-        let codec = TokenCodec::new(&config()).expect("codec");
+        let codec = hs256_codec();
         let now = now_secs();
-        let token = forge(&serde_json::json!({
-            "sub": "7", "iat": now, "nbf": now, "exp": now + 60, "jti": "j", "fresh": false,
-        }));
+        let token = forge(
+            &serde_json::json!({
+                "sub": "7", "iat": now, "nbf": now, "exp": now + 60, "jti": "j", "fresh": false,
+            }),
+            TEST_KEY,
+            Algorithm::HS256,
+        );
         let claims = codec.decode(&token).expect("no type is an access token");
         assert_eq!(claims.kind(), TokenKind::Access);
-        let token = forge(&serde_json::json!({
-            "sub": "7", "exp": now + 60, "jti": "j", "type": null,
-        }));
+        let token = forge(
+            &serde_json::json!({
+                "sub": "7", "exp": now + 60, "jti": "j", "type": null,
+            }),
+            TEST_KEY,
+            Algorithm::HS256,
+        );
         let claims = codec
             .decode(&token)
             .expect("null type and no iat, as PyJWT allows");
         assert_eq!(claims.kind(), TokenKind::Access);
-        let token = forge(&serde_json::json!({ "sub": "7", "exp": now + 60 }));
+        let token = forge(
+            &serde_json::json!({ "sub": "7", "exp": now + 60 }),
+            TEST_KEY,
+            Algorithm::HS256,
+        );
         assert!(matches!(
             codec.decode(&token),
             Err(AppError::InvalidToken("missing claim jti"))
@@ -523,7 +508,7 @@ mod tests {
 
     #[test]
     fn encode_audience_and_issuer_alone_are_written_not_verified() {
-        let mut config = config();
+        let mut config = hs256_config();
         config.encode_audience = vec!["frontend".into()];
         config.encode_issuer = Some("warden".into());
         let codec = TokenCodec::new(&config).expect("codec");
@@ -535,12 +520,16 @@ mod tests {
 
     #[test]
     fn a_token_over_8_kib_is_invalid_without_decoding() {
-        let codec = TokenCodec::new(&config()).expect("codec");
+        let codec = hs256_codec();
         let now = now_secs();
         let padding = "x".repeat(MAX_TOKEN_BYTES);
-        let token = forge(&serde_json::json!({
-            "sub": "7", "iat": now, "exp": now + 60, "jti": "j", "pad": padding,
-        }));
+        let token = forge(
+            &serde_json::json!({
+                "sub": "7", "iat": now, "exp": now + 60, "jti": "j", "pad": padding,
+            }),
+            TEST_KEY,
+            Algorithm::HS256,
+        );
         assert!(matches!(
             codec.decode(&token),
             Err(AppError::InvalidToken("token too long"))

@@ -6,10 +6,8 @@ use async_graphql::Context;
 use cookie::{Cookie, SameSite as CookieSameSite, time::Duration};
 
 use crate::{
-    auth::{
-        service::Issued,
-        tokens::{SignedToken, now_secs},
-    },
+    auth::{service::Issued, tokens::SignedToken},
+    clock::now_secs,
     config::{SameSite, TransportConfig},
 };
 

@@ -30,8 +30,9 @@ use crate::{
             Authenticated, Fresh, HasPermission, HasRole, RefreshToken, Requirement,
             SelfOrPermission, token_of_kind,
         },
-        tokens::{Claims, now_secs},
+        tokens::Claims,
     },
+    clock::now_secs,
     error::{AppError, TokenKind},
     graphql::{errors, nulls::path_of, state::ApiState},
     meter,
@@ -262,18 +263,15 @@ mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema};
 
     use super::*;
-    use crate::auth::Verified;
+    use crate::testing::{TestClaims, verified};
 
     fn access(roles: &[&str], permissions: &[&str], is_fresh: bool) -> RequestCredentials {
-        let claims: Claims = serde_json::from_value(serde_json::json!({
-            "sub": "1", "iat": 0, "exp": i64::MAX / 2, "jti": "j", "type": "access",
-            "fresh": is_fresh, "roles": roles, "permissions": permissions,
-        }))
-        .expect("claims");
-        RequestCredentials::single(Credentials::Verified(Box::new(Verified {
-            claims,
-            current_grants: None,
-        })))
+        let claims = TestClaims::access(1)
+            .fresh(is_fresh)
+            .roles(roles)
+            .permissions(permissions)
+            .claims();
+        verified(claims, None)
     }
 
     struct Query;

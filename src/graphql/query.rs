@@ -3,7 +3,8 @@
 use async_graphql::{Context, Object, Result};
 
 use crate::{
-    auth::{sessions, tokens::now_secs},
+    auth::sessions,
+    clock::now_secs,
     error::AppError,
     graphql::{
         errors::{ApiResultExt, to_graphql},

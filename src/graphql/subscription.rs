@@ -13,7 +13,8 @@ use futures_util::Stream;
 use time::OffsetDateTime;
 
 use crate::{
-    auth::{live::Outcome, tokens::now_secs},
+    auth::live::Outcome,
+    clock::now_secs,
     graphql::{guards, state::ApiState},
 };
 
@@ -51,9 +52,6 @@ pub struct SessionEvent {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-/// Session events pushed to subscribers, by `kind`.
-pub const EVENTS_METRIC: &str = "warden_live_events_total";
-
 impl SessionEvent {
     fn new(kind: SessionEventKind, session_id: Option<&str>) -> Self {
         let label = match kind {
@@ -62,7 +60,7 @@ impl SessionEvent {
             SessionEventKind::AccessTokenExpiring => "ACCESS_TOKEN_EXPIRING",
             SessionEventKind::AccountDisabled => "ACCOUNT_DISABLED",
         };
-        ::metrics::counter!(EVENTS_METRIC, "kind" => label).increment(1);
+        ::metrics::counter!(crate::meter::LIVE_EVENTS, "kind" => label).increment(1);
         Self {
             kind,
             at: OffsetDateTime::now_utc(),

@@ -307,7 +307,7 @@ async fn execute(
         .respond(None);
     };
     let finder = credentials::Finder {
-        transport: &state.transport,
+        transport: &state.api.transport,
         verifier: &state.verifier,
     };
     let credentials = finder.resolve(headers, is_post);

@@ -26,7 +26,7 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
         tracing::warn!("readiness check: revocation state is behind the event log");
         return (StatusCode::SERVICE_UNAVAILABLE, "revocation state lagging").into_response();
     }
-    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+    match tokio::time::timeout(READY_TIMEOUT, state.api.db.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");

@@ -18,7 +18,6 @@ use axum::{
     routing::get,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
-use sea_orm::DatabaseConnection;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -29,9 +28,8 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    auth::{live::LiveEvents, verify::TokenVerifier},
-    config::TransportConfig,
-    graphql::WardenSchema,
+    auth::verify::TokenVerifier,
+    graphql::{ApiState, WardenSchema},
 };
 
 /// Largest request body accepted (GraphQL documents for this API are small).
@@ -67,18 +65,15 @@ pub struct HttpShared {
     pub schema: WardenSchema,
     /// What a presented token is worth (signature, claims, revocation state).
     pub verifier: TokenVerifier,
-    /// The database (readiness).
-    pub db: DatabaseConnection,
-    /// Where tokens travel.
-    pub transport: Arc<TransportConfig>,
+    /// What the resolvers share (the database, where tokens travel, the live events); the
+    /// transport reads it too, so there is one copy of each.
+    pub api: ApiState,
     /// GraphiQL on `GET /graphql`.
     pub playground: bool,
     /// Most operations in one JSON batch (`WARDEN_MAX_BATCH`).
     pub max_batch: usize,
     /// `GET /metrics` on this listener (development without `WARDEN_METRICS_ADDR`).
     pub metrics: Option<PrometheusHandle>,
-    /// Events fanned out to open WebSocket connections, and their per-user slots.
-    pub live: Arc<LiveEvents>,
     /// Browser origins allowed (`WARDEN_CORS_ORIGINS`): a cookie-authenticated WebSocket from
     /// any other origin (but the server's own) is refused.
     pub origins: Arc<[String]>,
@@ -90,8 +85,8 @@ pub struct HttpShared {
 pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     // Browsers may send the token header and the CSRF header under their configured names.
     let cors_headers: Vec<HeaderName> = [
-        state.transport.header_name.as_str(),
-        state.transport.csrf_header.as_str(),
+        state.api.transport.header_name.as_str(),
+        state.api.transport.csrf_header.as_str(),
     ]
     .iter()
     .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())

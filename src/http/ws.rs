@@ -38,11 +38,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::Notify;
 
 use crate::{
-    auth::{
-        Credentials,
-        live::ConnectionSlot,
-        tokens::{Claims, now_secs},
-    },
+    auth::{Credentials, live::ConnectionSlot, tokens::Claims},
+    clock::now_secs,
     error::TokenKind,
     graphql::{RequestMeta, subscription::CloseConnection},
     http::{HttpState, credentials, graphql},
@@ -91,6 +88,7 @@ pub async fn get_or_upgrade(State(state): State<HttpState>, request: Request) ->
         HeaderValue::from_static(SUBPROTOCOL),
     );
     let cookie = state
+        .api
         .transport
         .uses_cookies()
         .then(|| parts.headers.get(header::COOKIE).cloned())
@@ -215,7 +213,10 @@ fn authenticate(
     if let Some(cookie) = cookie {
         headers.insert(header::COOKIE, cookie);
     }
-    let wanted = [&state.transport.header_name, &state.transport.csrf_header];
+    let wanted = [
+        &state.api.transport.header_name,
+        &state.api.transport.csrf_header,
+    ];
     for (name, value) in payload.as_object().into_iter().flatten() {
         let Some(value) = value.as_str() else {
             continue;
@@ -231,7 +232,7 @@ fn authenticate(
         }
     }
     let finder = credentials::Finder {
-        transport: &state.transport,
+        transport: &state.api.transport,
         verifier: &state.verifier,
     };
     // Judged like a POST: a cookie token needs its CSRF value.
@@ -242,7 +243,7 @@ fn authenticate(
     if verified.claims.kind() != TokenKind::Access {
         return refuse("Only access tokens are allowed");
     }
-    let Some(slot) = state.live.open(verified.claims.user_id().unwrap_or(-1)) else {
+    let Some(slot) = state.api.live.open(verified.claims.user_id().unwrap_or(-1)) else {
         return refuse("Too many open connections");
     };
     *life
@@ -323,11 +324,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// session or account, or expiry. Never completes by itself.
 async fn watch(state: &HttpState, life: &Life) {
     let claims = life.claims().await;
-    let mut events = state.live.watch(claims.clone());
+    let mut events = state.api.live.watch(claims.clone());
     let until_expiry = Duration::from_secs(u64::try_from(claims.exp - now_secs()).unwrap_or(0));
     let expiry = tokio::time::sleep(until_expiry);
     tokio::pin!(expiry);
-    if !state.live.is_refused(claims) {
+    if !state.api.live.is_refused(claims) {
         loop {
             tokio::select! {
                 outcome = events.next() => {

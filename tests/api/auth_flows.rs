@@ -34,7 +34,7 @@ backend_test! {
         let app = spawn_app(backend).await;
         let id = app.create_user("ana@example.com", &["editor"], &["read:sensitive"]).await;
         let body = app
-            .graphql(None, "mutation { login(email: \"  ANA@example.com \", password: \"correct horse battery\") { accessToken refreshToken tokenType expiresIn user { id email name roles permissions createdAt } } }", json!({}))
+            .graphql(None, "mutation($p: String!) { login(email: \"  ANA@example.com \", password: $p) { accessToken refreshToken tokenType expiresIn user { id email name roles permissions createdAt } } }", json!({ "p": PASSWORD }))
             .await;
         let login = &body["data"]["login"];
         assert_eq!(login["tokenType"], "Bearer");

@@ -222,8 +222,8 @@ backend_test! {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         // The serving instance learns of it through its event feed.
         app.until_revoked(&access).await;
-        let login = "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { accessToken } }";
-        let body = app.graphql(None, login, serde_json::json!({})).await;
+        let login = "mutation($p: String!) { login(email: \"ana@example.com\", password: $p) { accessToken } }";
+        let body = app.graphql(None, login, serde_json::json!({ "p": crate::support::PASSWORD })).await;
         assert_eq!(crate::support::code(&body), "FORBIDDEN", "{body}");
 
         let out = run(&["user", "enable", "--email", "ana@example.com"]).await.expect("ran");

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use crate::{
     backend_test,
-    support::{TestApp, code, message, spawn_app_with},
+    support::{PASSWORD, TestApp, code, message, spawn_app_with},
 };
 
-const LOGIN: &str = "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { accessToken refreshToken user { id } } }";
+const LOGIN: &str = "mutation($p: String!) { login(email: \"ana@example.com\", password: $p) { accessToken refreshToken user { id } } }";
 
 /// The `Set-Cookie` headers of a response, by cookie name: (value, full header).
 fn set_cookies(response: &Response) -> HashMap<String, (String, String)> {
@@ -28,21 +28,20 @@ fn set_cookies(response: &Response) -> HashMap<String, (String, String)> {
 }
 
 async fn post(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .json(&json!({ "query": query }));
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = request.send().await.expect("sent");
+    let response = app.post(&json!({ "query": query }), headers).await;
     assert_eq!(response.status(), StatusCode::OK);
     response
 }
 
 async fn login(app: &TestApp) -> (HashMap<String, (String, String)>, Value) {
     app.create_user("ana@example.com", &[], &[]).await;
-    let response = post(app, LOGIN, &[]).await;
+    let response = app
+        .post(
+            &json!({ "query": LOGIN, "variables": { "p": PASSWORD } }),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
     let cookies = set_cookies(&response);
     (cookies, response.json().await.expect("json"))
 }

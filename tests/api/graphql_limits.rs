@@ -16,14 +16,7 @@ const STRICT: &str = "application/graphql-response+json";
 
 /// POSTs `body` with `accept`; returns the status and the JSON body.
 async fn post(app: &TestApp, accept: &str, body: &Value) -> (StatusCode, Value) {
-    let response = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .header("accept", accept)
-        .json(body)
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post(body, &[("accept", accept)]).await;
     let status = response.status();
     (status, response.json().await.expect("JSON body"))
 }

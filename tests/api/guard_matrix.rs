@@ -4,10 +4,11 @@
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
+use warden::testing::TestClaims;
 
 use crate::{
     backend_test,
-    support::{PASSWORD, TEST_KEY, TestApp, code, forge, message, now, spawn_app},
+    support::{PASSWORD, TestApp, code, forge, message, now, spawn_app},
 };
 
 const ALL_ROLES: [&str; 2] = ["admin", "editor"];
@@ -231,18 +232,17 @@ fn expected(needs: Needs, case: Case) -> Option<&'static str> {
     }
 }
 
-fn claims(user_id: i64, kind: &str, fresh: bool, roles: &[&str], permissions: &[&str]) -> Value {
-    let now = now();
-    let mut claims = json!({
-        "sub": user_id.to_string(), "iat": now - 5, "nbf": now - 5, "exp": now + 900,
-        "jti": uuid::Uuid::new_v4().to_string(), "type": kind,
-    });
-    if kind == "access" {
-        claims["fresh"] = json!(fresh);
-        claims["roles"] = json!(roles);
-        claims["permissions"] = json!(permissions);
+/// Claims for `user_id` holding every role and permission: a fresh access token's, or a
+/// refresh token's (which carries no grants).
+fn holding_all(user_id: i64, needs: Needs) -> TestClaims {
+    if matches!(needs, Needs::Refresh) {
+        TestClaims::refresh(user_id)
+    } else {
+        TestClaims::access(user_id)
+            .fresh(true)
+            .roles(&ALL_ROLES)
+            .permissions(&ALL_PERMISSIONS)
     }
-    claims
 }
 
 async fn token_for(
@@ -252,54 +252,29 @@ async fn token_for(
     caller: i64,
     stale_caller: i64,
 ) -> Option<String> {
-    let all = |kind: &str, fresh: bool| claims(caller, kind, fresh, &ALL_ROLES, &ALL_PERMISSIONS);
-    let sign = |c: &Value| forge(c, TEST_KEY, Algorithm::HS256);
+    let access = || holding_all(caller, Needs::Access);
     Some(match case {
         Case::NoToken => return None,
-        Case::Expired => {
-            let mut c = all("access", true);
-            c["exp"] = json!(now() - 120);
-            sign(&c)
-        }
+        Case::Expired => access().expires_at(now() - 120).sign(),
         Case::BadSignature => forge(
-            &all("access", true),
+            access().json(),
             "some-other-key-some-other-key-0000",
             Algorithm::HS256,
         ),
-        Case::RefreshToken => sign(&all("refresh", false)),
-        Case::NonFreshAccess => sign(&all("access", false)),
-        Case::MissingRole => sign(&claims(caller, "access", true, &[], &ALL_PERMISSIONS)),
-        Case::MissingPermission => sign(&claims(caller, "access", true, &ALL_ROLES, &[])),
+        Case::RefreshToken => TestClaims::refresh(caller).sign(),
+        Case::NonFreshAccess => access().fresh(false).sign(),
+        Case::MissingRole => access().roles(&[]).sign(),
+        Case::MissingPermission => access().permissions(&[]).sign(),
         Case::Revoked => {
-            let c = all(
-                if matches!(needs, Needs::Refresh) {
-                    "refresh"
-                } else {
-                    "access"
-                },
-                true,
-            );
-            app.revoke_elsewhere(c["jti"].as_str().unwrap_or_default(), now() + 900)
-                .await;
-            let token = sign(&c);
+            let claims = holding_all(caller, needs);
+            let jti = claims.json()["jti"].as_str().unwrap_or_default();
+            app.revoke_elsewhere(jti, now() + 900).await;
+            let token = claims.sign();
             app.until_revoked(&token).await;
             token
         }
-        Case::StaleGrants => sign(&claims(
-            stale_caller,
-            "access",
-            true,
-            &ALL_ROLES,
-            &ALL_PERMISSIONS,
-        )),
-        Case::Allowed => sign(&all(
-            if matches!(needs, Needs::Refresh) {
-                "refresh"
-            } else {
-                "access"
-            },
-            true,
-        )),
+        Case::StaleGrants => holding_all(stale_caller, Needs::Access).sign(),
+        Case::Allowed => holding_all(caller, needs).sign(),
     })
 }
 
@@ -481,14 +456,10 @@ backend_test! {
     async fn response_keys_come_in_selection_order(backend) {
         let app = spawn_app(backend).await;
         let (_, access, _) = app.user_with_tokens("ed@example.com", &["editor"], &[]).await;
+        let bearer = format!("Bearer {access}");
         let text = app
-            .client
-            .post(format!("{}/graphql", app.base))
-            .bearer_auth(&access)
-            .json(&json!({ "query": "{ greeting adminPanel me { id name } b: report }" }))
-            .send()
+            .post(&json!({ "query": "{ greeting adminPanel me { id name } b: report }" }), &[("authorization", &bearer)])
             .await
-            .expect("sent")
             .text()
             .await
             .expect("body");

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use warden::{
-    auth::password::Passwords,
     config::{Argon2Params, LoginConfig},
-    users::{self, NewUser},
+    password::Passwords,
+    testing::new_user,
+    users,
 };
 
 use crate::{
@@ -23,17 +24,11 @@ const LOGIN: &str =
 
 /// POSTs a raw JSON body (a request or a batch) and returns the JSON answer, whatever status.
 async fn post(app: &TestApp, body: &Value, forwarded_for: Option<&str>) -> Value {
-    let mut request = app.client.post(format!("{}/graphql", app.base)).json(body);
-    if let Some(address) = forwarded_for {
-        request = request.header("x-forwarded-for", address);
-    }
-    request
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON")
+    let headers: Vec<(&str, &str)> = forwarded_for
+        .map(|address| ("x-forwarded-for", address))
+        .into_iter()
+        .collect();
+    app.post(body, &headers).await.json().await.expect("JSON")
 }
 
 /// Every `extensions.code` in an answer (one response or a batch of them).
@@ -315,13 +310,7 @@ backend_test! {
             ..LoginConfig::default()
         });
         let db = app.db().await;
-        let account = users::create(&db, &weak, NewUser {
-            email: "ana@example.com".into(),
-            password: PASSWORD.to_owned().into(),
-            name: "Ana".into(),
-            roles: vec![],
-            permissions: vec![],
-        })
+        let account = users::create(&db, &weak, new_user("ana@example.com", &[], &[]))
         .await
         .expect("user");
         assert!(account.user.password_hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));

@@ -44,7 +44,7 @@ backend_test! {
     async fn batches_within_the_limit_run(backend) {
         let app = spawn_app(backend).await;
         let batch = json!([{ "query": "{ greeting }" }, { "query": "{ me { id } }" }]);
-        let response = app.client.post(format!("{}/graphql", app.base)).json(&batch).send().await.expect("sent");
+        let response = app.post(&batch, &[]).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body: serde_json::Value = response.json().await.expect("json");
         assert_eq!(body[0]["data"]["greeting"], "Hello, guest");
@@ -98,7 +98,7 @@ backend_test! {
 backend_test! {
     async fn every_response_has_a_request_id_and_graphql_is_not_cached(backend) {
         let app = spawn_app(backend).await;
-        let response = app.client.post(format!("{}/graphql", app.base)).json(&json!({ "query": "{ greeting }" })).send().await.expect("sent");
+        let response = app.post(&json!({ "query": "{ greeting }" }), &[]).await;
         assert!(response.headers().get("x-request-id").is_some());
         for (name, value) in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"), ("referrer-policy", "no-referrer")] {
             assert_eq!(response.headers().get(name).and_then(|v| v.to_str().ok()), Some(value), "{name}");

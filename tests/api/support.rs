@@ -3,22 +3,18 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 use tokio::{sync::oneshot, task::JoinHandle};
+pub use warden::testing::{PASSWORD, TEST_KEY, forge};
 use warden::{
     config::Config,
     events::{Change, EventLog},
     startup::Application,
-    users::{self, NewUser},
+    testing::{TestClaims, sqlite_url},
+    users,
 };
-
-/// The HMAC key every test app signs with, so tests can forge tokens.
-pub const TEST_KEY: &str = "test-secret-key-test-secret-key-0123456789";
-/// A password that passes the policy.
-pub const PASSWORD: &str = "correct horse battery";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +65,7 @@ pub struct TestApp {
     /// The running app's live-event fan-out (open WebSocket connections).
     pub live: Option<std::sync::Arc<warden::auth::live::LiveEvents>>,
     /// Password hashes running in the app, and the most that ran at once.
-    pub hashes: std::sync::Arc<warden::auth::password::HashGauge>,
+    pub hashes: std::sync::Arc<warden::password::HashGauge>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -79,11 +75,7 @@ async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>)
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("warden.db").display()
-            );
-            (url, Some(dir))
+            (sqlite_url(dir.path(), "warden.db"), Some(dir))
         }
         Backend::Postgres => {
             let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
@@ -214,34 +206,35 @@ impl TestApp {
     /// Creates a user straight in the database; returns its id.
     pub async fn create_user(&self, email: &str, roles: &[&str], permissions: &[&str]) -> i64 {
         let db = self.db().await;
-        let account = users::create(
-            &db,
-            &warden::auth::password::Passwords::default(),
-            NewUser {
-                email: email.to_owned(),
-                password: PASSWORD.to_owned().into(),
-                name: email.split('@').next().unwrap_or_default().to_owned(),
-                roles: roles.iter().map(|s| (*s).to_owned()).collect(),
-                permissions: permissions.iter().map(|s| (*s).to_owned()).collect(),
-            },
-        )
-        .await
-        .expect("user created");
+        let id = warden::testing::create_user(&db, email, roles, permissions).await;
         db.close().await.ok();
-        account.user.id
+        id
+    }
+
+    /// POSTs a raw JSON body (a request or a batch) to `/graphql` with `headers`; returns the
+    /// response, whatever its status.
+    pub async fn post(&self, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request sent")
     }
 
     /// POSTs a GraphQL operation, with a bearer token if given; returns the JSON body
     /// (asserting HTTP 200, as every GraphQL-level error must travel).
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("request sent");
+        let bearer = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|value| ("authorization", value.as_str()))
+            .collect();
+        let response = self
+            .post(&json!({ "query": query, "variables": variables }), &headers)
+            .await;
         assert_eq!(
             response.status(),
             StatusCode::OK,
@@ -501,31 +494,13 @@ impl Ws {
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
-    warden::auth::tokens::now_secs()
+    warden::clock::now_secs()
 }
 
-/// Signs arbitrary claims with a key and algorithm, as another issuer (or an attacker) would.
-pub fn forge(claims: &Value, key: &str, algorithm: Algorithm) -> String {
-    jsonwebtoken::encode(
-        &Header::new(algorithm),
-        claims,
-        &EncodingKey::from_secret(key.as_bytes()).expect("key"),
-    )
-    .expect("sign")
-}
-
-/// Claims shaped like a Flask-JWT-Extended 4.x access token for `sub`, valid now.
+/// Claims shaped like a Flask-JWT-Extended 4.x access token for `sub`, valid now: `fresh`,
+/// `iat`, `jti`, `type`, `sub`, `nbf`, `exp` and nothing else.
 pub fn flask_access_claims(sub: &str) -> Value {
-    let now = now();
-    json!({
-        "fresh": false,
-        "iat": now,
-        "jti": uuid::Uuid::new_v4().to_string(),
-        "type": "access",
-        "sub": sub,
-        "nbf": now,
-        "exp": now + 900,
-    })
+    TestClaims::access(0).with("sub", json!(sub)).json().clone()
 }
 
 /// The first error's `extensions.code`.

@@ -79,14 +79,7 @@ backend_test! {
             assert_eq!(code(&body), "INVALID_TOKEN", "{token}: {body}");
         }
         // A header without the Bearer scheme is a bad token, not a missing one.
-        let response = app
-            .client
-            .post(format!("{}/graphql", app.base))
-            .header("Authorization", "Token abc")
-            .json(&json!({ "query": ME }))
-            .send()
-            .await
-            .expect("sent");
+        let response = app.post(&json!({ "query": ME }), &[("Authorization", "Token abc")]).await;
         let body: serde_json::Value = response.json().await.expect("json");
         assert_eq!(code(&body), "INVALID_TOKEN", "{body}");
     }
@@ -266,7 +259,7 @@ backend_test! {
         let (_, _, refresh) = app.user_with_tokens("ana@example.com", &[], &[]).await;
         // A refresh token on `me` fails `me`; a login in the same request still runs.
         let body = app
-            .graphql(Some(&refresh), "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { tokenType } }", json!({}))
+            .graphql(Some(&refresh), "mutation($p: String!) { login(email: \"ana@example.com\", password: $p) { tokenType } }", json!({ "p": PASSWORD }))
             .await;
         assert_eq!(body["data"]["login"]["tokenType"], "Bearer", "{body}");
     }
@@ -286,7 +279,7 @@ backend_test! {
         // the users table, which is there).
         assert!(app.graphql(Some(&access), ME, json!({})).await["data"]["me"].is_object());
         let login = app
-            .graphql(None, "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { accessToken } }", json!({}))
+            .graphql(None, "mutation($p: String!) { login(email: \"ana@example.com\", password: $p) { accessToken } }", json!({ "p": PASSWORD }))
             .await;
         assert_eq!(code(&login), "SERVICE_UNAVAILABLE", "{login}");
         assert_eq!(message(&login), "Service unavailable");
