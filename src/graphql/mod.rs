@@ -2,6 +2,7 @@
 //! the transport puts [`crate::auth::Credentials`] and [`RequestMeta`] into each request.
 
 pub mod cookies;
+pub mod documents;
 pub mod errors;
 pub mod guards;
 pub mod limits;

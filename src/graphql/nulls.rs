@@ -16,7 +16,7 @@
 
 use std::{
     sync::{
-        Mutex, OnceLock,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::Instant,
@@ -30,6 +30,7 @@ use async_graphql::{
 use crate::{
     error::ErrorCode,
     graphql::{
+        documents::DocumentCache,
         limits::{DocumentLimits, InBatch},
         order,
     },
@@ -179,30 +180,43 @@ impl Collector {
 /// `BAD_USER_INPUT`.
 pub(crate) struct Envelope {
     operation: OnceLock<&'static str>,
-    selection: OnceLock<(ExecutableDocument, Option<String>)>,
+    selection: OnceLock<(Arc<ExecutableDocument>, Option<String>)>,
     limits: DocumentLimits,
+    documents: DocumentCache,
 }
 
 impl Envelope {
-    /// An envelope for one request under `limits`.
-    pub(crate) fn new(limits: DocumentLimits) -> Self {
+    /// An envelope for one request under `limits`, parsing through `documents`.
+    pub(crate) fn new(limits: DocumentLimits, documents: DocumentCache) -> Self {
         Self {
             operation: OnceLock::new(),
             selection: OnceLock::new(),
             limits,
+            documents,
         }
     }
 
-    /// Before async-graphql's own parse-time walk, validation and execution: checks the
-    /// limits on the parsed document (which async-graphql then reuses). An error here never
-    /// reaches execution, so the transport answers it as a request that failed before it.
+    /// Before async-graphql's own parse-time walk, validation and execution: parses the
+    /// document (or copies the kept parse of the same text) for async-graphql to reuse, and
+    /// checks its limits. An error here never reaches execution, so the transport answers it
+    /// as a request that failed before it.
     pub(crate) fn prepare(&self, request: &mut Request) -> ServerResult<()> {
         let in_batch = request
             .data
             .contains_key(&std::any::TypeId::of::<InBatch>());
-        let document = request.parsed_query()?;
-        self.limits.check(document, in_batch)?;
-        let document = document.clone();
+        let document = match self.documents.get(&request.query) {
+            Some(kept) => {
+                self.limits.check(&kept, in_batch)?;
+                request.set_parsed_query(ExecutableDocument::clone(&kept));
+                kept
+            }
+            None => {
+                let parsed = Arc::new(request.parsed_query()?.clone());
+                self.limits.check(&parsed, in_batch)?;
+                self.documents.keep(&request.query, parsed.clone());
+                parsed
+            }
+        };
         self.selection
             .set((document, request.operation_name.clone()))
             .ok();

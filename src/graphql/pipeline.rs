@@ -20,6 +20,7 @@ use async_graphql::{
 };
 
 use crate::graphql::{
+    documents::DocumentCache,
     guards::DirectiveGuards,
     limits::DocumentLimits,
     nulls::{Collector, Envelope},
@@ -30,6 +31,7 @@ use crate::graphql::{
 pub struct Pipeline {
     limits: DocumentLimits,
     guards: DirectiveGuards,
+    documents: DocumentCache,
 }
 
 impl Pipeline {
@@ -38,6 +40,7 @@ impl Pipeline {
         Self {
             limits,
             guards: DirectiveGuards::default(),
+            documents: DocumentCache::default(),
         }
     }
 }
@@ -45,7 +48,7 @@ impl Pipeline {
 impl ExtensionFactory for Pipeline {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(Run {
-            envelope: Envelope::new(self.limits),
+            envelope: Envelope::new(self.limits, self.documents.clone()),
             collector: Collector::default(),
             guards: self.guards.clone(),
         })

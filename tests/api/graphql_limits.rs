@@ -205,3 +205,35 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    async fn a_document_seen_before_is_judged_like_a_new_one(backend) {
+        // Parsed documents are kept by their text; the second sending of each text below is
+        // answered from that cache and must get exactly what the first got.
+        let app = spawn_app(backend).await;
+        app.create_user("ana@example.com", &[], &[]).await;
+        let login = json!({
+            "query": "mutation($p: String!) { login(email: \"ana@example.com\", password: $p) { tokenType } }",
+            "variables": { "p": PASSWORD },
+        });
+        for _ in 0..2 {
+            let (_, body) = post(&app, "application/json", &login).await;
+            assert_eq!(body["data"]["login"]["tokenType"], "Bearer", "alone it runs: {body}");
+            let (_, body) = post(&app, "application/json", &json!([login, { "query": "{ greeting }" }])).await;
+            assert!(body[0]["errors"][0]["message"].as_str().is_some_and(|m| m.contains("batch")), "in a batch it never does: {body}");
+        }
+        // Variables and the chosen operation still come from each request.
+        let wrong = json!({ "query": login["query"], "variables": { "p": "not the password" } });
+        let (_, body) = post(&app, "application/json", &wrong).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_CREDENTIALS", "{body}");
+        let two = "query A { greeting } query B { b: greeting }";
+        for (name, key) in [("A", "greeting"), ("B", "b"), ("A", "greeting")] {
+            let (_, body) = post(&app, "application/json", &json!({ "query": two, "operationName": name })).await;
+            assert_eq!(body["data"][key], "Hello, guest", "{name}: {body}");
+        }
+        // A document over a limit is refused every time (it is never kept).
+        for _ in 0..2 {
+            refused_before_execution(&app, &aliased_typenames(51), "too many aliases").await;
+        }
+    }
+}
