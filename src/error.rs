@@ -263,9 +263,12 @@ pub enum Fault {
     /// argon2 refused to hash (parameters or input).
     #[error("password hashing failed: {0}")]
     Hashing(String),
-    /// A task on the blocking pool panicked or was cancelled.
-    #[error("a blocking task failed: {0}")]
-    Task(#[source] tokio::task::JoinError),
+    /// A password-hashing thread could not start.
+    #[error("a hashing thread could not start: {0}")]
+    HashThread(#[source] std::io::Error),
+    /// A password-hashing thread ended without an answer (it panicked).
+    #[error("a hashing thread ended without an answer")]
+    HashThreadLost,
     /// The password-hashing gate was closed.
     #[error("the hashing gate is closed: {0}")]
     GateClosed(#[source] tokio::sync::AcquireError),

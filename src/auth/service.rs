@@ -94,7 +94,7 @@ fn outcome(checked: Result<(), &AppError>) -> &'static str {
 }
 
 impl AuthService {
-    /// Builds the service; computes the dummy hash once (on the blocking pool).
+    /// Builds the service; computes the dummy hash once (on a hashing thread).
     ///
     /// # Errors
     /// Internal when hashing fails.

@@ -1,11 +1,18 @@
 //! Passwords: the policy of contract section 7, and argon2id hashing behind a gate.
 //!
 //! Hashing is deliberately slow and memory-hungry (19 MiB per run at the defaults), so it
-//! runs on tokio's blocking pool, and at most `WARDEN_HASH_CONCURRENCY` runs at once: a flood
-//! of logins queues at the gate instead of filling the blocking pool (512 threads × 19 MiB).
-//! A request that cannot start its hash within [`QUEUE_TIMEOUT`] is answered
-//! `SERVICE_UNAVAILABLE` with `retryAfter`. The dummy verification for unknown emails passes
-//! the same gate, so both failures cost the same.
+//! never runs on the async workers: each hash gets a thread of its own, and at most
+//! `WARDEN_HASH_CONCURRENCY` run at once, so a flood of logins queues at the gate instead of
+//! filling the machine with 19 MiB work areas. A request that cannot start its hash within
+//! [`QUEUE_TIMEOUT`] is answered `SERVICE_UNAVAILABLE` with `retryAfter`. The dummy
+//! verification for unknown emails passes the same gate, so both failures cost the same.
+//!
+//! Hashing threads run at a lower scheduling priority than the request threads (a niceness
+//! of about 9 on Linux: about an eighth of a core's time against a busy request thread, all
+//! of it when requests leave the core idle). A hash takes tens of milliseconds of CPU; at
+//! equal priority, a login storm made every token-only request on the same core wait behind
+//! whole hash time slices, and its p99 tripled. At a lower priority, requests that only show
+//! a token keep their latency, and a login under full load takes longer instead.
 //!
 //! The common-password list is a bundled file, `common-passwords.txt`: the 11,611 entries of
 //! 8 characters or more from zxcvbn's "passwords" frequency list (top 30,000 of leaked
@@ -240,7 +247,7 @@ impl Passwords {
         }
     }
 
-    /// Runs `work` on the blocking pool holding a hashing slot, which is given back only when
+    /// Runs `work` on a hashing thread holding a hashing slot, which is given back only when
     /// the work ends (a cancelled request cannot free a slot its hash still uses).
     async fn gated<T: Send + 'static>(
         &self,
@@ -249,15 +256,22 @@ impl Passwords {
         let permit = self.slot().await?;
         let hasher = self.hasher();
         let gauge = self.gauge.clone();
-        tokio::task::spawn_blocking(move || {
-            gauge.enter();
-            let out = work(hasher);
-            gauge.leave();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| AppError::Internal(Fault::Task(e)))
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(HASH_THREAD.to_owned())
+            .spawn(move || {
+                yield_to_requests();
+                gauge.enter();
+                let out = work(hasher);
+                gauge.leave();
+                drop(permit);
+                // The request may have gone (cancelled); the hash is done either way.
+                answer.send(out).ok();
+            })
+            .map_err(|e| AppError::Internal(Fault::HashThread(e)))?;
+        answered
+            .await
+            .map_err(|_| AppError::Internal(Fault::HashThreadLost))
     }
 
     /// Hashes a password; returns the PHC string.
@@ -315,6 +329,31 @@ impl Passwords {
     }
 }
 
+/// The name of the threads that hash passwords.
+pub const HASH_THREAD: &str = "warden-hash";
+/// Their priority on thread-priority's 0–99 scale (higher runs first); on Linux, 25 is a
+/// niceness of 9, against 0 for the request threads.
+const HASH_PRIORITY: u8 = 25;
+
+/// Lowers the calling thread's priority below the request threads'. Raising a niceness needs
+/// no privilege; if the system refuses anyway, hashing runs at normal priority (logged once).
+fn yield_to_requests() {
+    static REFUSED: std::sync::Once = std::sync::Once::new();
+    let lowered = thread_priority::ThreadPriorityValue::try_from(HASH_PRIORITY)
+        .map_err(|e| e.to_string())
+        .and_then(|value| {
+            thread_priority::set_current_thread_priority(
+                thread_priority::ThreadPriority::Crossplatform(value),
+            )
+            .map_err(|e| e.to_string())
+        });
+    if let Err(error) = lowered {
+        REFUSED.call_once(|| {
+            tracing::warn!(%error, "password hashing runs at normal priority");
+        });
+    }
+}
+
 /// True when a stored hash is argon2id v19 with exactly the configured parameters.
 fn is_current(parsed: &PasswordHash, wanted: Argon2Params) -> bool {
     let Ok(params) = Params::try_from(parsed) else {
@@ -330,6 +369,35 @@ fn is_current(parsed: &PasswordHash, wanted: Argon2Params) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The calling thread's niceness, from `/proc/thread-self/stat` (field 19).
+    #[cfg(target_os = "linux")]
+    fn niceness() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+        let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
+        after_name
+            .split(' ')
+            .nth(16)
+            .and_then(|n| n.parse().ok())
+            .expect("niceness")
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_on_its_own_threads_below_the_request_threads_priority() {
+        let passwords = Passwords::default();
+        let here = niceness();
+        let (name, nice) = passwords
+            .gated(|_| (std::thread::current().name().map(str::to_owned), niceness()))
+            .await
+            .expect("ran");
+        assert_eq!(name.as_deref(), Some(HASH_THREAD));
+        assert!(
+            nice > here,
+            "hashing at niceness {nice}, requests at {here}"
+        );
+        assert_eq!(niceness(), here, "the request thread keeps its priority");
+    }
 
     const ANA: Owner<'static> = Owner {
         email: "ana.smith@example.com",
