@@ -59,6 +59,21 @@ fn collect<'a>(
     }
 }
 
+/// True when `map` holds exactly the fields `set` selects, one key each, in its order: the
+/// common case (no fragments, no repeated or skipped field, nothing reordered), checked
+/// without building the key list.
+fn already_in_order(map: &IndexMap<Name, Value>, set: &SelectionSet) -> bool {
+    set.items.len() == map.len()
+        && set
+            .items
+            .iter()
+            .zip(map.keys())
+            .all(|(selection, key)| match &selection.node {
+                Selection::Field(field) => field.node.response_key().node.as_str() == key.as_str(),
+                _ => false,
+            })
+}
+
 fn order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocument) {
     match value {
         Value::List(items) => {
@@ -67,6 +82,16 @@ fn order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocumen
             }
         }
         Value::Object(map) => {
+            if let [set] = sets
+                && already_in_order(map, set)
+            {
+                for (selection, child) in set.items.iter().zip(map.values_mut()) {
+                    if let Selection::Field(field) = &selection.node {
+                        order(child, &[&field.node.selection_set.node], document);
+                    }
+                }
+                return;
+            }
             let mut keys = IndexMap::new();
             collect(sets, document, &mut keys);
             let mut unordered = std::mem::take(map);
@@ -81,5 +106,53 @@ fn order(value: &mut Value, sets: &[&SelectionSet], document: &ExecutableDocumen
             map.extend(unordered.drain(..).collect::<Vec<(Name, Value)>>());
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(value: &Value) -> Vec<String> {
+        match value {
+            Value::Object(map) => map.keys().map(|k| k.as_str().to_owned()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn reordered(query: &str, data: serde_json::Value) -> Value {
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        let mut value = Value::from_json(data).expect("value");
+        reorder(&mut value, &document, None);
+        value
+    }
+
+    #[test]
+    fn an_object_already_in_order_still_orders_its_children() {
+        let value = reordered(
+            "{ a b { c d } }",
+            serde_json::json!({ "a": 1, "b": { "d": 2, "c": 3 } }),
+        );
+        assert_eq!(keys(&value), ["a", "b"]);
+        let Value::Object(map) = &value else {
+            panic!("object")
+        };
+        assert_eq!(keys(&map["b"]), ["c", "d"]);
+    }
+
+    #[test]
+    fn keys_follow_the_selection_through_aliases_fragments_and_lists() {
+        let value = reordered(
+            "{ z: a ...F items { y x } } fragment F on Query { b }",
+            serde_json::json!({ "items": [{ "x": 1, "y": 2 }], "b": 3, "z": 4 }),
+        );
+        assert_eq!(keys(&value), ["z", "b", "items"]);
+        let Value::Object(map) = &value else {
+            panic!("object")
+        };
+        let Value::List(items) = &map["items"] else {
+            panic!("list")
+        };
+        assert_eq!(keys(&items[0]), ["y", "x"]);
     }
 }
