@@ -263,12 +263,12 @@ pub enum Fault {
     /// argon2 refused to hash (parameters or input).
     #[error("password hashing failed: {0}")]
     Hashing(String),
-    /// A password-hashing thread could not start.
-    #[error("a hashing thread could not start: {0}")]
-    HashThread(#[source] std::io::Error),
-    /// A password-hashing thread ended without an answer (it panicked).
-    #[error("a hashing thread ended without an answer")]
-    HashThreadLost,
+    /// A password hash panicked or was cancelled.
+    #[error("a hashing task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+    /// The password-hashing threads could not be set up.
+    #[error("the hashing threads could not be set up: {0}")]
+    HashThreads(std::io::ErrorKind),
     /// The password-hashing gate was closed.
     #[error("the hashing gate is closed: {0}")]
     GateClosed(#[source] tokio::sync::AcquireError),

@@ -131,6 +131,9 @@ fn default_hash_concurrency() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
+/// Most password hashes allowed at once (`WARDEN_HASH_CONCURRENCY`).
+pub const MAX_HASH_CONCURRENCY: usize = 1024;
+
 /// Longest password accepted, in code points (contract section 7).
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
@@ -212,7 +215,7 @@ impl LoginConfig {
                 "WARDEN_HASH_CONCURRENCY",
                 defaults.hash_concurrency,
                 1,
-                1024,
+                MAX_HASH_CONCURRENCY,
             )?,
             argon2,
             password_min_length: number("WARDEN_PASSWORD_MIN_LENGTH", 12, 8, MAX_PASSWORD_CHARS)?,

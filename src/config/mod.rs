@@ -24,7 +24,10 @@ pub use self::{
     env::parse_duration,
     jwt::{JwtConfig, MAX_LEEWAY_SECS, MIN_SECRET_BYTES, SigningKey, is_hmac, min_secret_bytes},
     limits::LimitsConfig,
-    login::{Argon2Params, Limit, LoginConfig, MAX_PASSWORD_CHARS, OWASP_ARGON2_FLOOR},
+    login::{
+        Argon2Params, Limit, LoginConfig, MAX_HASH_CONCURRENCY, MAX_PASSWORD_CHARS,
+        OWASP_ARGON2_FLOOR,
+    },
     server::{LogFormat, MetricsExposure},
     transport::{SameSite, TokenLocation, TransportConfig},
 };

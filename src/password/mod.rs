@@ -1,7 +1,7 @@
 //! Passwords: the policy of contract section 7, and argon2id hashing behind a gate.
 //!
 //! Hashing is deliberately slow and memory-hungry (19 MiB per run at the defaults), so it
-//! never runs on the async workers: each hash gets a thread of its own, and at most
+//! never runs on the async workers but on hashing threads of its own, and at most
 //! `WARDEN_HASH_CONCURRENCY` run at once, so a flood of logins queues at the gate instead of
 //! filling the machine with 19 MiB work areas. A request that cannot start its hash within
 //! [`QUEUE_TIMEOUT`] is answered `SERVICE_UNAVAILABLE` with `retryAfter`. The dummy
@@ -165,6 +165,7 @@ pub struct Passwords {
     params: Argon2Params,
     min_length: usize,
     gate: Arc<Semaphore>,
+    threads: Arc<HashThreads>,
     gauge: Arc<HashGauge>,
     queue_timeout: Duration,
 }
@@ -183,6 +184,7 @@ impl Passwords {
             params: config.argon2,
             min_length: config.password_min_length,
             gate: Arc::new(Semaphore::new(config.hash_concurrency.max(1))),
+            threads: Arc::new(HashThreads::new(config.hash_concurrency.max(1))),
             gauge: Arc::new(HashGauge::default()),
             queue_timeout: QUEUE_TIMEOUT,
         }
@@ -256,22 +258,17 @@ impl Passwords {
         let permit = self.slot().await?;
         let hasher = self.hasher();
         let gauge = self.gauge.clone();
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name(HASH_THREAD.to_owned())
-            .spawn(move || {
-                yield_to_requests();
+        self.threads
+            .handle()?
+            .spawn_blocking(move || {
                 gauge.enter();
                 let out = work(hasher);
                 gauge.leave();
                 drop(permit);
-                // The request may have gone (cancelled); the hash is done either way.
-                answer.send(out).ok();
+                out
             })
-            .map_err(|e| AppError::Internal(Fault::HashThread(e)))?;
-        answered
             .await
-            .map_err(|_| AppError::Internal(Fault::HashThreadLost))
+            .map_err(|e| AppError::Internal(Fault::Task(e)))
     }
 
     /// Hashes a password; returns the PHC string.
@@ -331,6 +328,49 @@ impl Passwords {
 
 /// The name of the threads that hash passwords.
 pub const HASH_THREAD: &str = "warden-hash";
+/// How long an idle hashing thread is kept for the next hash.
+const HASH_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(60);
+
+/// The threads that hash: the blocking pool of a runtime of their own (it runs no tasks),
+/// at most as many threads as hashes may run at once. Threads start on demand, lower their
+/// priority once as they start, and are kept between hashes: a hash that finds every thread
+/// busy waits for one rather than starting another, so the allocator reuses each thread's
+/// work area instead of mapping a new 19 MiB one while the last is still held.
+#[derive(Debug)]
+struct HashThreads(Option<std::io::Result<tokio::runtime::Runtime>>);
+
+impl HashThreads {
+    fn new(threads: usize) -> Self {
+        Self(Some(
+            tokio::runtime::Builder::new_current_thread()
+                .thread_name(HASH_THREAD)
+                .thread_keep_alive(HASH_THREAD_KEEP_ALIVE)
+                .max_blocking_threads(threads)
+                .on_thread_start(yield_to_requests)
+                .build(),
+        ))
+    }
+
+    fn handle(&self) -> AppResult<&tokio::runtime::Handle> {
+        match &self.0 {
+            Some(Ok(runtime)) => Ok(runtime.handle()),
+            Some(Err(e)) => Err(AppError::Internal(Fault::HashThreads(e.kind()))),
+            None => Err(AppError::Internal(Fault::HashThreads(
+                std::io::ErrorKind::NotConnected,
+            ))),
+        }
+    }
+}
+
+impl Drop for HashThreads {
+    /// Lets running hashes finish on their own: dropping a runtime the usual way blocks,
+    /// which an async context forbids.
+    fn drop(&mut self) {
+        if let Some(Ok(runtime)) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 /// Their priority on thread-priority's 0–99 scale (higher runs first); on Linux, 25 is a
 /// niceness of 9, against 0 for the request threads.
 const HASH_PRIORITY: u8 = 25;
