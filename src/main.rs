@@ -12,7 +12,7 @@ async fn main() -> std::process::ExitCode {
     let format = match warden::config::LogFormat::from_env() {
         Ok(format) => format,
         Err(e) => {
-            eprintln!("warden: configuration error: {e}");
+            eprintln!("warden: {}", warden::startup::StartupError::from(e));
             return std::process::ExitCode::FAILURE;
         }
     };

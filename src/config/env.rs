@@ -34,6 +34,33 @@ impl Env<'_> {
         parse_duration(name, &self.string(name, default))
     }
 
+    /// A whole number from `min` to `max` (`usize::MAX`: no upper bound).
+    pub(super) fn number(
+        &self,
+        name: &'static str,
+        default: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<usize, ConfigError> {
+        let Some(text) = self.get(name) else {
+            return Ok(default);
+        };
+        match text.trim().parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => {
+                let range = if max == usize::MAX {
+                    format!("of at least {min}")
+                } else {
+                    format!("from {min} to {max}")
+                };
+                Err(ConfigError::new(
+                    name,
+                    format!("expected a whole number {range}, got {text:?}"),
+                ))
+            }
+        }
+    }
+
     pub(super) fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
             .map(|v| {

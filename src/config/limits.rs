@@ -35,18 +35,7 @@ impl Default for LimitsConfig {
 impl LimitsConfig {
     /// Each limit from its variable (unset: the contract's default), in field order.
     pub(super) fn load(env: &Env<'_>) -> Result<Self, ConfigError> {
-        let count = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
-            let Some(text) = env.get(name) else {
-                return Ok(default);
-            };
-            match text.trim().parse::<usize>() {
-                Ok(n) if n >= 1 => Ok(n),
-                _ => Err(ConfigError::new(
-                    name,
-                    format!("expected a whole number of at least 1, got {text:?}"),
-                )),
-            }
-        };
+        let count = |name, default| env.number(name, default, 1, usize::MAX);
         let defaults = Self::default();
         Ok(Self {
             max_batch: count("WARDEN_MAX_BATCH", defaults.max_batch)?,

@@ -146,18 +146,6 @@ impl LoginConfig {
             env.get(name)
                 .map_or(Ok(default), |text| Limit::parse(name, &text))
         };
-        let number = |name: &'static str, default: usize, min: usize, max: usize| {
-            let Some(text) = env.get(name) else {
-                return Ok(default);
-            };
-            match text.trim().parse::<usize>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(ConfigError::new(
-                    name,
-                    format!("expected a whole number from {min} to {max}, got {text:?}"),
-                )),
-            }
-        };
         let mut trusted_proxies = Vec::new();
         for item in env.list("WARDEN_TRUSTED_PROXIES") {
             let net = item
@@ -173,9 +161,24 @@ impl LoginConfig {
         }
         let u32_max = u32::MAX as usize;
         let argon2 = Argon2Params {
-            memory_kib: number("WARDEN_ARGON2_MEMORY", 19_456, 8, u32_max)? as u32,
-            iterations: number("WARDEN_ARGON2_ITERATIONS", 2, 1, u32_max)? as u32,
-            parallelism: number("WARDEN_ARGON2_PARALLELISM", 1, 1, 255)? as u32,
+            memory_kib: env.number(
+                "WARDEN_ARGON2_MEMORY",
+                defaults.argon2.memory_kib as usize,
+                8,
+                u32_max,
+            )? as u32,
+            iterations: env.number(
+                "WARDEN_ARGON2_ITERATIONS",
+                defaults.argon2.iterations as usize,
+                1,
+                u32_max,
+            )? as u32,
+            parallelism: env.number(
+                "WARDEN_ARGON2_PARALLELISM",
+                defaults.argon2.parallelism as usize,
+                1,
+                255,
+            )? as u32,
         };
         if argon2::Params::new(
             argon2.memory_kib,
@@ -211,14 +214,19 @@ impl LoginConfig {
             account_limit: limit("WARDEN_LOGIN_LIMIT_ACCOUNT", defaults.account_limit)?,
             ip_limit: limit("WARDEN_LOGIN_LIMIT_IP", defaults.ip_limit)?,
             trusted_proxies,
-            hash_concurrency: number(
+            hash_concurrency: env.number(
                 "WARDEN_HASH_CONCURRENCY",
                 defaults.hash_concurrency,
                 1,
                 MAX_HASH_CONCURRENCY,
             )?,
             argon2,
-            password_min_length: number("WARDEN_PASSWORD_MIN_LENGTH", 12, 8, MAX_PASSWORD_CHARS)?,
+            password_min_length: env.number(
+                "WARDEN_PASSWORD_MIN_LENGTH",
+                defaults.password_min_length,
+                8,
+                MAX_PASSWORD_CHARS,
+            )?,
             session_max_age,
         })
     }
