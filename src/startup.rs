@@ -389,8 +389,7 @@ async fn prune_forever(db: DatabaseConnection, leeway: i64, account_window: Dura
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning revocation entries failed"),
         }
-        let window_ms = i64::try_from(account_window.as_millis()).unwrap_or(i64::MAX);
-        let before_ms = now.saturating_mul(1000).saturating_sub(window_ms);
+        let before_ms = failures::window_start_ms(now.saturating_mul(1000), account_window);
         match failures::prune(&db, before_ms).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "old login failures deleted"),
             Ok(_) => {}

@@ -206,11 +206,7 @@ pub async fn prepare(
         roles: normalize_grants("Role", &new.roles)?,
         permissions: normalize_grants("Permission", &new.permissions)?,
     };
-    let taken = user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(db)
-        .await?;
-    if taken.is_some() {
+    if find_by_email(db, &email).await?.is_some() {
         return Err(AppError::bad_input(EMAIL_TAKEN));
     }
     let password_hash = passwords.hash(new.password).await?;
@@ -417,12 +413,11 @@ pub async fn load_grants(db: &impl ConnectionTrait, user_id: i64) -> AppResult<G
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> AppResult<Option<user::Model>> {
-    let email = email.trim().to_lowercase();
-    Ok(user::Entity::find()
-        .filter(user::Column::Email.eq(email))
-        .one(db)
-        .await?)
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find().filter(email_is(email)).one(db).await?)
 }
 
 /// The condition for a login email, normalised as stored.

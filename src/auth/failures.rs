@@ -24,6 +24,12 @@ use sea_orm::DatabaseConnection;
 
 use crate::error::AppResult;
 
+/// The start of the window that ends at `now_ms` (Unix milliseconds): failures recorded
+/// since then count toward the limit, older ones may be pruned.
+pub fn window_start_ms(now_ms: i64, window: std::time::Duration) -> i64 {
+    now_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// An expression for the number of failures recorded for `users.email` since `since_ms`, to
 /// select alongside a user row.
 pub fn recent_failures(since_ms: i64) -> Expr {

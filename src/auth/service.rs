@@ -83,6 +83,12 @@ pub fn security_log(
     }
 }
 
+/// `RATE_LIMITED` after `wait` seconds, counted in the metrics wherever a limit refuses.
+fn rate_limited(wait: u64) -> AppError {
+    ::metrics::counter!(meter::RATE_LIMITED).increment(1);
+    AppError::RateLimited(wait)
+}
+
 /// How a password check ended, for the log and the metric.
 fn outcome(checked: Result<(), &AppError>) -> &'static str {
     match checked {
@@ -217,21 +223,19 @@ impl AuthService {
 
     /// Reserves an attempt for `account` and the client's address, before any hashing.
     fn reserve(&self, account: &str, client: &Client) -> AppResult<Tickets> {
-        self.limits.reserve(account, client.ip).map_err(|wait| {
-            ::metrics::counter!(meter::RATE_LIMITED).increment(1);
-            AppError::RateLimited(wait)
-        })
+        self.limits
+            .reserve(account, client.ip)
+            .map_err(rate_limited)
     }
 
     /// The start of the account limit's window, Unix milliseconds.
     fn window_start_ms(&self) -> i64 {
-        let window = i64::try_from(self.account_limit.window.as_millis()).unwrap_or(i64::MAX);
-        now_ms().saturating_sub(window)
+        failures::window_start_ms(now_ms(), self.account_limit.window)
     }
 
+    /// The account's limit is reached (by the database's count): wait out its window.
     fn limited(&self) -> AppError {
-        ::metrics::counter!(meter::RATE_LIMITED).increment(1);
-        AppError::RateLimited(self.account_limit.window.as_secs().max(1))
+        rate_limited(self.account_limit.window.as_secs().max(1))
     }
 
     /// Checks a password with reserved `tickets`; unknown users cost the same as wrong
@@ -345,10 +349,7 @@ impl AuthService {
     /// `BAD_USER_INPUT` for bad fields or a taken email, `RATE_LIMITED` past the address
     /// limit, `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
     pub async fn register(&self, new: users::NewUser, client: &Client) -> AppResult<Issued> {
-        let ticket = self.limits.reserve_ip(client.ip).map_err(|wait| {
-            ::metrics::counter!(meter::RATE_LIMITED).increment(1);
-            AppError::RateLimited(wait)
-        })?;
+        let ticket = self.limits.reserve_ip(client.ip).map_err(rate_limited)?;
         let prepared = match users::prepare(&self.db, &self.passwords, new).await {
             Ok(prepared) => {
                 // The hash was computed: it counts.

@@ -201,7 +201,7 @@ impl LoginLimits {
     /// The seconds to wait when either limit is reached (nothing stays reserved then).
     pub fn reserve(&self, account: &str, ip: Option<IpAddr>) -> Result<Tickets, u64> {
         let account = self.account.reserve(account)?;
-        let ip = match ip.map(|ip| self.ip.reserve(&ip_key(ip))).transpose() {
+        let ip = match self.reserve_ip(ip) {
             Ok(ip) => ip,
             Err(wait) => {
                 account.release();

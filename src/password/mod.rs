@@ -126,11 +126,6 @@ impl HashGauge {
         self.peak.load(Ordering::SeqCst)
     }
 
-    /// Hashes running now.
-    pub fn running(&self) -> usize {
-        self.running.load(Ordering::SeqCst)
-    }
-
     fn enter(&self) {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
