@@ -34,7 +34,7 @@ use crate::{
     },
     clock::now_secs,
     error::{AppError, TokenKind},
-    graphql::{errors, nulls::path_of, state::ApiState},
+    graphql::{errors, state::ApiState},
     meter,
 };
 
@@ -249,9 +249,8 @@ impl DirectiveGuards {
             if let Err(e) = guard.requirement().check_credentials(credentials, now) {
                 denied(&e);
                 let messages = ctx.data_opt::<ApiState>().map(|s| s.messages.as_ref());
-                let mut error = errors::render(messages, &e).into_server_error(info.field.name.pos);
-                error.path = path_of(info.path_node);
-                return Err(error);
+                // The path is filled in where every field's failure is settled.
+                return Err(errors::render(messages, &e).into_server_error(info.field.name.pos));
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use crate::{
     auth::{Client, admin, service::Issued},
     error::AppError,
     graphql::{
-        RequestMeta, cookies,
+        cookies,
         errors::{ApiResultExt, to_graphql},
         guards,
         state::ApiState,
@@ -18,10 +18,14 @@ use crate::{
 /// The mutation root.
 pub struct Mutation;
 
-fn client(ctx: &Context<'_>) -> Client {
-    ctx.data_opt::<RequestMeta>()
-        .map(RequestMeta::client)
-        .unwrap_or_default()
+/// What the transport told of the caller (nothing, for a request it did not describe).
+fn client<'a>(ctx: &Context<'a>) -> &'a Client {
+    static UNKNOWN: Client = Client {
+        ip: None,
+        request_id: None,
+        user_agent: None,
+    };
+    ctx.data_opt::<Client>().unwrap_or(&UNKNOWN)
 }
 
 /// A grant change in the security log: whose, by whom, the grants now held, from where.
@@ -98,7 +102,7 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let issued = state
             .auth
-            .login(&email, password.into(), &client(ctx))
+            .login(&email, password.into(), client(ctx))
             .await
             .api(ctx)?;
         Ok(payload(ctx, state, issued))
@@ -109,7 +113,7 @@ impl Mutation {
     async fn refresh(&self, ctx: &Context<'_>) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::refresh_claims(ctx)?;
-        let issued = state.auth.refresh(claims, &client(ctx)).await.api(ctx)?;
+        let issued = state.auth.refresh(claims, client(ctx)).await.api(ctx)?;
         Ok(payload(ctx, state, issued))
     }
 
@@ -120,7 +124,7 @@ impl Mutation {
         let claims = guards::access_claims(ctx)?;
         let issued = state
             .auth
-            .reauth(claims, password.into(), &client(ctx))
+            .reauth(claims, password.into(), client(ctx))
             .await
             .api(ctx)?;
         Ok(payload(ctx, state, issued))
@@ -178,7 +182,7 @@ impl Mutation {
                 claims,
                 current_password.into(),
                 new_password.into(),
-                &client(ctx),
+                client(ctx),
             )
             .await
             .api(ctx)?;
@@ -207,7 +211,7 @@ impl Mutation {
                     roles: Vec::new(),
                     permissions: Vec::new(),
                 },
-                &client(ctx),
+                client(ctx),
             )
             .await
             .api(ctx)?;

@@ -111,7 +111,7 @@ impl Collector {
 }
 
 /// The response path of a field, from its path node (built only when an error needs it).
-pub(crate) fn path_of(path_node: &QueryPathNode<'_>) -> Vec<PathSegment> {
+fn path_of(path_node: &QueryPathNode<'_>) -> Vec<PathSegment> {
     let mut segments = Vec::new();
     let mut node = Some(path_node);
     while let Some(n) = node {
@@ -147,12 +147,13 @@ impl Collector {
     ) -> ServerResult<Option<Value>> {
         match result {
             Err(mut err) => {
+                let path = path_of(path_node);
                 if err.path.is_empty() {
-                    err.path = path_of(path_node);
+                    err.path.clone_from(&path);
                 }
                 if return_type.ends_with('!') {
                     let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-                    pending.push(path_of(path_node));
+                    pending.push(path);
                     self.pending_count.store(pending.len(), Ordering::Release);
                 }
                 self.errors

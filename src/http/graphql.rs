@@ -31,8 +31,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
+    auth::Client,
     error::ErrorCode,
-    graphql::{RequestMeta, limits::InBatch, phase::ExecutionStarted},
+    graphql::{limits::InBatch, phase::ExecutionStarted},
     http::{HttpState, credentials, playground},
 };
 
@@ -228,7 +229,7 @@ fn client_ip(
     )
 }
 
-fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Peer) -> RequestMeta {
+fn request_client(state: &HttpState, headers: &HeaderMap, peer: Peer) -> Client {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -238,10 +239,10 @@ fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Peer) -> RequestMe
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
-    RequestMeta {
-        user_agent,
-        client_ip: client_ip(headers, peer, &state.trusted_proxies),
+    Client {
+        ip: client_ip(headers, peer, &state.trusted_proxies),
         request_id,
+        user_agent,
     }
 }
 
@@ -326,7 +327,7 @@ async fn execute(
         .collect();
     let batch = batch
         .data(Arc::new(credentials))
-        .data(request_meta(state, headers, peer));
+        .data(request_client(state, headers, peer));
     let response = state.schema.execute_batch(batch).await;
     respond(media, response, &started)
 }

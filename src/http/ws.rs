@@ -28,7 +28,7 @@ use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     extract::{
-        ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade,
+        FromRequestParts, Request, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
     },
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
@@ -41,7 +41,7 @@ use crate::{
     auth::{Credentials, live::ConnectionSlot, tokens::Claims},
     clock::now_secs,
     error::TokenKind,
-    graphql::{RequestMeta, subscription::CloseConnection},
+    graphql::subscription::CloseConnection,
     http::{HttpState, credentials, graphql},
 };
 
@@ -59,14 +59,13 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions, or a query over HTTP.
-pub async fn get_or_upgrade(State(state): State<HttpState>, request: Request) -> Response {
+pub async fn get_or_upgrade(
+    State(state): State<HttpState>,
+    peer: graphql::Peer,
+    request: Request,
+) -> Response {
     let (mut parts, _body) = request.into_parts();
     if !is_upgrade(&parts.headers) {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<std::net::SocketAddr>>()
-            .cloned()
-            .map(axum::Extension);
         return graphql::get(State(state), peer, parts.headers, parts.uri).await;
     }
     let offers_ours = parts
@@ -254,7 +253,6 @@ fn authenticate(
     life.authenticated.notify_waiters();
     let mut data = Data::default();
     data.insert(Arc::new(credentials));
-    data.insert(RequestMeta::default());
     Ok(data)
 }
 
