@@ -158,52 +158,94 @@ fn schema_prints_the_committed_sdl() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
 
+/// A running `warden serve`: started in an empty folder on a fresh SQLite file, with only
+/// the database, a free port and the given variables set, standard output piped.
+struct Served {
+    child: std::process::Child,
+    /// The first line it printed.
+    first_line: String,
+    /// `http://host:port`, from the first line that carries an address.
+    base: String,
+    /// The rest of standard output.
+    out: std::io::BufReader<std::process::ChildStdout>,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    async fn start(env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = warden::testing::sqlite_url(dir.path(), "w.db");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env("WARDEN_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("warden serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (first_line, base, out) = tokio::task::spawn_blocking(move || {
+            let mut out = std::io::BufReader::new(stdout);
+            let mut read_line = |line: &mut String| {
+                line.clear();
+                let n = out.read_line(line).expect("a line");
+                assert!(n > 0, "warden serve stopped before printing its address");
+            };
+            let mut line = String::new();
+            read_line(&mut line);
+            let first_line = line.clone();
+            loop {
+                // Plain text, or a JSON log line where the address sits in quotes.
+                if let Some(base) = line
+                    .split(|c: char| c.is_whitespace() || c == '"')
+                    .find(|w| w.starts_with("http://"))
+                {
+                    let base = base.trim_end_matches("/graphql").to_owned();
+                    return (first_line, base, out);
+                }
+                read_line(&mut line);
+            }
+        })
+        .await
+        .expect("read");
+        Self {
+            child,
+            first_line,
+            base,
+            out,
+            _dir: dir,
+        }
+    }
+
+    /// Sends SIGTERM, as a service manager stops it.
+    fn terminate(&self) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+    }
+}
+
 #[tokio::test]
 async fn serve_prints_its_address_answers_and_stops_cleanly_on_sigterm() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("DATABASE_URL", &url)
-        .env("WARDEN_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("warden serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("a line");
-        line
-    })
-    .await
-    .expect("read");
+    let mut served = Served::start(&[("RUST_LOG", "error")]).await;
     assert!(
-        line.contains("/graphql"),
-        "GraphiQL address printed: {line}"
+        served.first_line.contains("/graphql"),
+        "GraphiQL address printed: {}",
+        served.first_line
     );
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("an address")
-        .to_owned();
-    let health = reqwest::get(format!("{base}/healthz"))
+    let health = reqwest::get(format!("{}/healthz", served.base))
         .await
         .expect("answers");
     assert!(health.status().is_success());
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || child.wait().expect("exits"))
+    served.terminate();
+    let status = tokio::task::spawn_blocking(move || served.child.wait().expect("exits"))
         .await
         .expect("waited");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
@@ -239,54 +281,21 @@ backend_test! {
 /// Runs `warden serve` with `format`, sends one request carrying a token and a request id,
 /// stops it, and returns what it wrote to standard output (a pipe, not a terminal).
 async fn serve_and_log(format: &str) -> String {
-    use std::io::{BufRead, Read};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("DATABASE_URL", &url)
-        .env("WARDEN_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("WARDEN_LOG_FORMAT", format)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("warden serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (base, mut reader) = tokio::task::spawn_blocking(move || {
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            reader.read_line(&mut line).expect("a line");
-            if let Some(base) = line
-                .split(|c: char| c.is_whitespace() || c == '"')
-                .find(|w| w.starts_with("http://"))
-            {
-                return (base.trim_end_matches("/graphql").to_owned(), reader);
-            }
-        }
-    })
-    .await
-    .expect("read");
+    use std::io::Read;
+    let mut served = Served::start(&[("RUST_LOG", "info"), ("WARDEN_LOG_FORMAT", format)]).await;
     reqwest::Client::new()
-        .post(format!("{base}/graphql"))
+        .post(format!("{}/graphql", served.base))
         .header("x-request-id", "req-logged-42")
         .bearer_auth("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.secret-signature-part")
         .json(&serde_json::json!({ "query": "{ me { id } }" }))
         .send()
         .await
         .expect("answers");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
+    served.terminate();
     tokio::task::spawn_blocking(move || {
         let mut rest = String::new();
-        reader.read_to_string(&mut rest).expect("the rest");
-        child.wait().expect("exits");
+        served.out.read_to_string(&mut rest).expect("the rest");
+        served.child.wait().expect("exits");
         rest
     })
     .await
