@@ -34,8 +34,6 @@ use crate::{
     users,
 };
 
-/// Open WebSocket connections one user may hold at once (tabs, devices).
-const MAX_CONNECTIONS_PER_USER: usize = 16;
 /// How often histograms are folded (the exporter keeps raw samples until then).
 const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often expired revocation entries and dead sessions are pruned.
@@ -199,7 +197,10 @@ impl Application {
         // tailed by the feed once serving.
         let state = Arc::new(RevocationState::new(config.revocation_max_lag));
         let profiles = Arc::new(ProfileCache::default());
-        let live = Arc::new(LiveEvents::new(MAX_CONNECTIONS_PER_USER, state.clone()));
+        let live = Arc::new(LiveEvents::new(
+            config.limits.ws_max_per_user,
+            state.clone(),
+        ));
         let log = EventLog::new(vec![state.clone(), profiles.clone(), live.clone()]);
         let feed_db = feed_connection(&config.database_url, &db).await?;
         let feed = Feed::load(feed_db, log.clone(), state.clone())
@@ -267,6 +268,8 @@ impl Application {
                     .flatten(),
                 origins: config.cors_origins.clone().into(),
                 trusted_proxies: config.login.trusted_proxies.clone().into(),
+                ws_max_operations: config.limits.ws_max_operations,
+                waiting: Default::default(),
             }),
             &config.cors_origins,
         );

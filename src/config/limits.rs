@@ -1,6 +1,7 @@
 //! The limits section: how large one GraphQL request may be — operations per batch, depth,
 //! fields and aliases (`WARDEN_MAX_BATCH`, `WARDEN_MAX_DEPTH`, `WARDEN_MAX_COMPLEXITY`,
-//! `WARDEN_MAX_ALIASES`).
+//! `WARDEN_MAX_ALIASES`) — and how much one user and one socket may hold open
+//! (`WARDEN_WS_MAX_PER_USER`, `WARDEN_WS_MAX_OPERATIONS`).
 //!
 //! Its own module because these bounds are read by the GraphQL layer alone and have their own
 //! rule: each a whole number of at least 1.
@@ -18,6 +19,10 @@ pub struct LimitsConfig {
     pub max_complexity: usize,
     /// Most aliased fields per document (`WARDEN_MAX_ALIASES`).
     pub max_aliases: usize,
+    /// Open WebSocket connections per user (`WARDEN_WS_MAX_PER_USER`).
+    pub ws_max_per_user: usize,
+    /// Operations in flight on one WebSocket connection (`WARDEN_WS_MAX_OPERATIONS`).
+    pub ws_max_operations: usize,
 }
 
 impl Default for LimitsConfig {
@@ -28,6 +33,8 @@ impl Default for LimitsConfig {
             max_depth: 15,
             max_complexity: 500,
             max_aliases: 50,
+            ws_max_per_user: 16,
+            ws_max_operations: 16,
         }
     }
 }
@@ -42,6 +49,8 @@ impl LimitsConfig {
             max_depth: count("WARDEN_MAX_DEPTH", defaults.max_depth)?,
             max_complexity: count("WARDEN_MAX_COMPLEXITY", defaults.max_complexity)?,
             max_aliases: count("WARDEN_MAX_ALIASES", defaults.max_aliases)?,
+            ws_max_per_user: count("WARDEN_WS_MAX_PER_USER", defaults.ws_max_per_user)?,
+            ws_max_operations: count("WARDEN_WS_MAX_OPERATIONS", defaults.ws_max_operations)?,
         })
     }
 }
@@ -69,6 +78,8 @@ mod tests {
             ("WARDEN_MAX_DEPTH", "8"),
             ("WARDEN_MAX_COMPLEXITY", "100"),
             ("WARDEN_MAX_ALIASES", "5"),
+            ("WARDEN_WS_MAX_PER_USER", "2"),
+            ("WARDEN_WS_MAX_OPERATIONS", "3"),
         ])
         .expect("loads");
         assert_eq!(
@@ -77,7 +88,9 @@ mod tests {
                 max_batch: 1,
                 max_depth: 8,
                 max_complexity: 100,
-                max_aliases: 5
+                max_aliases: 5,
+                ws_max_per_user: 2,
+                ws_max_operations: 3,
             }
         );
     }

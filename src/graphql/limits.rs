@@ -1,6 +1,7 @@
 //! Per-document limits (contract section 7), checked on the parsed document before async-graphql
 //! validates or executes it: depth, complexity and aliases, the auth mutations once per
-//! document and never in a JSON batch.
+//! document and never in a JSON batch, and the mutations that are HTTP only never over the
+//! WebSocket.
 //!
 //! Why our own count rather than `SchemaBuilder::limit_depth` / `limit_complexity`:
 //! - async-graphql's validation visitor never enters `__typename` (validation/visitor.rs
@@ -31,9 +32,41 @@ use crate::config::LimitsConfig;
 #[derive(Debug, Clone, Copy)]
 pub struct InBatch;
 
+/// Put into each operation's request data by the WebSocket transport, where the mutations of
+/// [`HTTP_ONLY`] are refused.
+#[derive(Debug, Clone, Copy)]
+pub struct OverSocket;
+
+/// How a document arrived, for the rules that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// One operation in an HTTP request.
+    Request,
+    /// One operation of a JSON batch.
+    Batch,
+    /// One operation started on a WebSocket.
+    Socket,
+}
+
 /// The mutations that check a password or mint a session: once per document, never batched,
 /// so that neither aliases nor batches multiply password guesses or token minting.
 const ONCE_PER_DOCUMENT: [&str; 5] = ["login", "refresh", "reauth", "register", "changePassword"];
+
+/// The mutations that take a password, a code or a one-time token, or mint tokens: over a
+/// socket they would escape what HTTP gives them (cookies set on the response, the per-request
+/// timeout, one guess per request), so they are refused there.
+pub const HTTP_ONLY: [&str; 10] = [
+    "login",
+    "refresh",
+    "reauth",
+    "register",
+    "changePassword",
+    "requestPasswordReset",
+    "resetPassword",
+    "verifyEmail",
+    "confirmTotp",
+    "verifyMfa",
+];
 
 /// Depth GraphiQL's introspection query needs (see the module comment).
 const INTROSPECTION_DEPTH: usize = 15;
@@ -52,17 +85,22 @@ pub struct DocumentLimits {
 }
 
 impl DocumentLimits {
-    /// Checks `document`; `in_batch` when it came inside a JSON batch.
+    /// Checks `document`, which arrived as `carrier` says.
     ///
     /// # Errors
     /// The first limit exceeded, as a client error (`BAD_USER_INPUT` in the envelope).
-    pub fn check(&self, document: &ExecutableDocument, in_batch: bool) -> Result<(), ServerError> {
+    pub fn check(
+        &self,
+        document: &ExecutableDocument,
+        carrier: Carrier,
+    ) -> Result<(), ServerError> {
         let mut walk = Walk {
             document,
             limits: self,
             fields: 0,
             aliases: 0,
             once: None,
+            over_socket: carrier == Carrier::Socket,
         };
         for (_, operation) in document.operations.iter() {
             let root = if operation.node.ty == OperationType::Mutation {
@@ -79,7 +117,7 @@ impl DocumentLimits {
             )?;
         }
         match walk.once {
-            Some(name) if in_batch => Err(ServerError::new(
+            Some(name) if carrier == Carrier::Batch => Err(ServerError::new(
                 format!("`{name}` cannot be sent in a batch: send it as a request of its own"),
                 None,
             )),
@@ -117,6 +155,8 @@ struct Walk<'a> {
     aliases: usize,
     /// The auth mutation seen, if any.
     once: Option<&'a str>,
+    /// The document came over a socket: the [`HTTP_ONLY`] mutations are refused.
+    over_socket: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -167,6 +207,12 @@ impl<'a> Walk<'a> {
                         count(&mut self.aliases, limits.max_aliases, pos, |limit| {
                             format!("The query has too many aliases: the limit is {limit}")
                         })?;
+                    }
+                    if root == Root::Mutation && self.over_socket && HTTP_ONLY.contains(&name) {
+                        return Err(ServerError::new(
+                            format!("{name} is only available over HTTP"),
+                            pos,
+                        ));
                     }
                     if root == Root::Mutation
                         && let Some(once) = ONCE_PER_DOCUMENT.iter().find(|n| **n == name)
@@ -225,12 +271,21 @@ mod tests {
     use super::*;
 
     fn check(query: &str, limits: LimitsConfig, in_batch: bool) -> Result<(), String> {
+        let carrier = if in_batch {
+            Carrier::Batch
+        } else {
+            Carrier::Request
+        };
+        check_as(query, limits, carrier)
+    }
+
+    fn check_as(query: &str, limits: LimitsConfig, carrier: Carrier) -> Result<(), String> {
         let document = async_graphql::parser::parse_query(query).expect("parses");
         DocumentLimits {
             limits,
             introspection: true,
         }
-        .check(&document, in_batch)
+        .check(&document, carrier)
         .map_err(|e| e.message)
     }
 
@@ -382,6 +437,28 @@ mod tests {
             limits: shallow,
             introspection: false,
         };
-        assert!(off.check(&document, false).is_err());
+        assert!(off.check(&document, Carrier::Request).is_err());
+    }
+
+    #[test]
+    fn the_http_only_mutations_are_refused_over_a_socket_and_only_there() {
+        for name in HTTP_ONLY {
+            let query = format!("mutation {{ {name} }}");
+            let message = check_as(&query, LimitsConfig::default(), Carrier::Socket)
+                .expect_err("refused over a socket");
+            assert_eq!(message, format!("{name} is only available over HTTP"));
+            let spread = format!("mutation {{ ...F }} fragment F on Mutation {{ x: {name} }}");
+            check_as(&spread, LimitsConfig::default(), Carrier::Socket)
+                .expect_err("refused through a fragment too");
+            check_as(&query, LimitsConfig::default(), Carrier::Request).expect("fine over HTTP");
+        }
+        for allowed in [
+            "mutation { logout }",
+            "mutation { setUserRoles(userId: 1, roles: []) { id } }",
+            "{ me { id } }",
+            "subscription { sessionEvents { kind } }",
+        ] {
+            check_as(allowed, LimitsConfig::default(), Carrier::Socket).expect(allowed);
+        }
     }
 }

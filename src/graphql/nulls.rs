@@ -15,6 +15,7 @@
 //! The recorded errors are appended to the response at the end.
 
 use std::{
+    any::TypeId,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
@@ -31,7 +32,7 @@ use crate::{
     error::ErrorCode,
     graphql::{
         documents::DocumentCache,
-        limits::{DocumentLimits, InBatch},
+        limits::{Carrier, DocumentLimits, InBatch, OverSocket},
         order,
     },
     meter,
@@ -202,18 +203,22 @@ impl Envelope {
     /// checks its limits. An error here never reaches execution, so the transport answers it
     /// as a request that failed before it.
     pub(crate) fn prepare(&self, request: &mut Request) -> ServerResult<()> {
-        let in_batch = request
-            .data
-            .contains_key(&std::any::TypeId::of::<InBatch>());
+        let carrier = if request.data.contains_key(&TypeId::of::<InBatch>()) {
+            Carrier::Batch
+        } else if request.data.contains_key(&TypeId::of::<OverSocket>()) {
+            Carrier::Socket
+        } else {
+            Carrier::Request
+        };
         let document = match self.documents.get(&request.query) {
             Some(kept) => {
-                self.limits.check(&kept, in_batch)?;
+                self.limits.check(&kept, carrier)?;
                 request.set_parsed_query(ExecutableDocument::clone(&kept));
                 kept
             }
             None => {
                 let parsed = Arc::new(request.parsed_query()?.clone());
-                self.limits.check(&parsed, in_batch)?;
+                self.limits.check(&parsed, carrier)?;
                 self.documents.keep(&request.query, parsed.clone());
                 parsed
             }

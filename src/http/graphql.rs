@@ -14,16 +14,11 @@
 //! GraphQL-over-HTTP specification recommends (its alternative, ignoring `Accept`, would hand a
 //! client a type it said it cannot read).
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-};
-
 use async_graphql::{BatchRequest, BatchResponse, parser::types::OperationType};
 use axum::{
-    Extension, Json,
+    Json,
     body::Bytes,
-    extract::{ConnectInfo, Query, State, rejection::BytesRejection},
+    extract::{Query, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
@@ -31,14 +26,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    auth::Client,
     error::ErrorCode,
     graphql::{limits::InBatch, phase::ExecutionStarted},
-    http::{HttpState, credentials, playground},
+    http::{
+        HttpState,
+        admission::{self, Peer},
+        playground,
+    },
 };
-
-/// Longest `User-Agent` kept with a session.
-const MAX_USER_AGENT: usize = 256;
 
 /// The media types a GraphQL response travels as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,70 +177,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The socket peer, when the server was started with connection info.
-pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
-
-/// The client's address: the socket peer, unless the peer is a trusted proxy; then the
-/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
-/// were written by the client and prove nothing). A malformed header leaves the peer.
-fn client_ip(
-    headers: &HeaderMap,
-    peer: Option<IpAddr>,
-    trusted: &[ipnet::IpNet],
-) -> Option<IpAddr> {
-    let peer = peer?.to_canonical();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let chain: Option<Vec<IpAddr>> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .map(|v| v.to_str().ok())
-        .collect::<Option<Vec<_>>>()
-        .and_then(|values| {
-            values
-                .iter()
-                .flat_map(|v| v.split(','))
-                .map(|item| {
-                    item.trim()
-                        .parse::<IpAddr>()
-                        .ok()
-                        .map(|ip| ip.to_canonical())
-                })
-                .collect()
-        });
-    let Some(chain) = chain else {
-        return Some(peer);
-    };
-    Some(
-        chain
-            .iter()
-            .rev()
-            .find(|ip| !is_trusted(ip))
-            .or(chain.first())
-            .copied()
-            .unwrap_or(peer),
-    )
-}
-
-fn request_client(state: &HttpState, headers: &HeaderMap, peer: Peer) -> Client {
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    let request_id = headers
-        .get(&super::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
-    Client {
-        ip: client_ip(headers, peer, &state.trusted_proxies),
-        request_id,
-        user_agent,
-    }
-}
-
 /// The request parameters' types, as GraphQL over HTTP requires them: a string `query`;
 /// `variables` and `extensions` maps; a string `operationName`. `null` counts as absent.
 fn check_parameters(request: &Value) -> Result<(), &'static str> {
@@ -307,11 +238,8 @@ async fn execute(
         )
         .respond(None);
     };
-    let finder = credentials::Finder {
-        transport: &state.api.transport,
-        verifier: &state.verifier,
-    };
-    let credentials = finder.resolve(headers, is_post);
+    let client = admission::client(state, headers, &peer);
+    let admitted = admission::admit(state, headers, is_post, client);
     // One marker per operation: `BatchRequest::data` would share one among them all.
     let in_batch = matches!(batch, BatchRequest::Batch(_));
     let started: Vec<ExecutionStarted> = batch
@@ -325,9 +253,7 @@ async fn execute(
             marker
         })
         .collect();
-    let batch = batch
-        .data(Arc::new(credentials))
-        .data(request_client(state, headers, peer));
+    let batch = admitted.into_batch(batch);
     let response = state.schema.execute_batch(batch).await;
     respond(media, response, &started)
 }

@@ -1,6 +1,8 @@
 //! The HTTP surface (axum): routes, transport limits, request ids, tracing, CORS.
 //! It extracts and checks the token once per request and hands the outcome to the schema.
 
+/// The one place a request or a socket operation is let in, and who the client is.
+mod admission;
 pub mod credentials;
 pub mod example;
 pub mod graphql;
@@ -80,6 +82,10 @@ pub struct HttpShared {
     pub origins: Arc<[String]>,
     /// Proxies whose `X-Forwarded-For` names the client (`WARDEN_TRUSTED_PROXIES`).
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Operations in flight on one WebSocket (`WARDEN_WS_MAX_OPERATIONS`).
+    pub ws_max_operations: usize,
+    /// Sockets waiting for their `connection_init`, per client address.
+    pub(crate) waiting: ws::Waiting,
 }
 
 /// Builds the router with its layers.
@@ -139,6 +145,18 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     // `layer` call, and each box costs every request a clone and an allocation.
     router.layer(
         ServiceBuilder::new()
+            // A client's own request id is kept only when short and plain, since it is written
+            // into the logs; any other is replaced by a fresh one.
+            .map_request(|mut request: Request<_>| {
+                if request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .is_some_and(|id| !id.to_str().is_ok_and(admission::is_plain_request_id))
+                {
+                    request.headers_mut().remove(&REQUEST_ID);
+                }
+                request
+            })
             .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
             .layer(
                 // The span names method, path and request id; never headers or the query

@@ -160,19 +160,19 @@ fn schema_prints_the_committed_sdl() {
 
 /// A running `warden serve`: started in an empty folder on a fresh SQLite file, with only
 /// the database, a free port and the given variables set, standard output piped.
-struct Served {
-    child: std::process::Child,
+pub(crate) struct Served {
+    pub(crate) child: std::process::Child,
     /// The first line it printed.
     first_line: String,
     /// `http://host:port`, from the first line that carries an address.
-    base: String,
+    pub(crate) base: String,
     /// The rest of standard output.
     out: std::io::BufReader<std::process::ChildStdout>,
     _dir: tempfile::TempDir,
 }
 
 impl Served {
-    async fn start(env: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start(env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let dir = tempfile::tempdir().expect("temp dir");
         let url = warden::testing::sqlite_url(dir.path(), "w.db");
@@ -221,6 +221,31 @@ impl Served {
         }
     }
 
+    /// Stops the server and returns the rest of what it logged (standard output).
+    pub(crate) async fn stop_and_read_log(mut self) -> String {
+        use std::io::Read;
+        self.terminate();
+        tokio::task::spawn_blocking(move || {
+            let mut rest = String::new();
+            self.out.read_to_string(&mut rest).expect("the rest");
+            self.child.wait().expect("exits");
+            rest
+        })
+        .await
+        .expect("read")
+    }
+
+    /// The server's resident memory, in KiB (Linux).
+    pub(crate) fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("process status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Sends SIGTERM, as a service manager stops it.
     fn terminate(&self) {
         let killed = Command::new("kill")
@@ -228,6 +253,16 @@ impl Served {
             .status()
             .expect("kill runs");
         assert!(killed.success());
+    }
+}
+
+impl Drop for Served {
+    /// A test that failed half-way leaves no server running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.child.kill().ok();
+            self.child.wait().ok();
+        }
     }
 }
 
@@ -281,8 +316,7 @@ backend_test! {
 /// Runs `warden serve` with `format`, sends one request carrying a token and a request id,
 /// stops it, and returns what it wrote to standard output (a pipe, not a terminal).
 async fn serve_and_log(format: &str) -> String {
-    use std::io::Read;
-    let mut served = Served::start(&[("RUST_LOG", "info"), ("WARDEN_LOG_FORMAT", format)]).await;
+    let served = Served::start(&[("RUST_LOG", "info"), ("WARDEN_LOG_FORMAT", format)]).await;
     reqwest::Client::new()
         .post(format!("{}/graphql", served.base))
         .header("x-request-id", "req-logged-42")
@@ -291,15 +325,7 @@ async fn serve_and_log(format: &str) -> String {
         .send()
         .await
         .expect("answers");
-    served.terminate();
-    tokio::task::spawn_blocking(move || {
-        let mut rest = String::new();
-        served.out.read_to_string(&mut rest).expect("the rest");
-        served.child.wait().expect("exits");
-        rest
-    })
-    .await
-    .expect("read")
+    served.stop_and_read_log().await
 }
 
 #[tokio::test]

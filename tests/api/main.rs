@@ -24,5 +24,6 @@ mod protected_fields;
 mod scale_out;
 mod schema_snapshot;
 mod signing_keys;
+mod socket_admission;
 mod token_edges;
 mod token_errors;

@@ -340,34 +340,26 @@ impl TestApp {
 
     /// Opens a `graphql-transport-ws` connection and sends `connection_init` with `payload`.
     pub async fn ws_connect(&self, extra_headers: &[(&str, &str)], payload: Value) -> Ws {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let url = format!("{}/graphql", self.base.replacen("http", "ws", 1));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        for (name, value) in extra_headers {
-            request.headers_mut().insert(
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                value.parse().expect("value"),
-            );
-        }
-        let (socket, _) = tokio_tungstenite::connect_async(request)
+        let mut ws = ws_open(&self.base, extra_headers)
             .await
             .expect("WebSocket upgrade");
-        let mut ws = Ws { socket };
         ws.send(json!({ "type": "connection_init", "payload": payload }))
             .await;
         ws
     }
 
-    /// A connection authenticated with `access`, subscribed to `sessionEvents` as id `1`.
-    pub async fn subscribe(&self, access: &str) -> Ws {
+    /// A connection authenticated with `access` (its `connection_ack` read).
+    pub async fn ws_authenticated(&self, access: &str) -> Ws {
         let mut ws = self
             .ws_connect(&[], json!({ "Authorization": format!("Bearer {access}") }))
             .await;
         assert_eq!(ws.next().await["type"], "connection_ack");
+        ws
+    }
+
+    /// A connection authenticated with `access`, subscribed to `sessionEvents` as id `1`.
+    pub async fn subscribe(&self, access: &str) -> Ws {
+        let mut ws = self.ws_authenticated(access).await;
         ws.send(json!({
             "id": "1",
             "type": "subscribe",
@@ -402,6 +394,29 @@ impl Drop for TestApp {
 pub const SESSION_EVENTS: &str =
     "subscription { sessionEvents { kind at sessionId roles permissions expiresAt } }";
 
+/// Opens a `graphql-transport-ws` connection to the server at `base` and sends nothing yet;
+/// the upgrade's refusal (its HTTP status) is the error.
+pub async fn ws_open(
+    base: &str,
+    extra_headers: &[(&str, &str)],
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/graphql", base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    for (name, value) in extra_headers {
+        request.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(Ws { socket })
+}
+
 /// A WebSocket client speaking `graphql-transport-ws`.
 pub struct Ws {
     socket: tokio_tungstenite::WebSocketStream<
@@ -432,12 +447,17 @@ impl Ws {
 
     /// The next message or close, within 10 s (pings are answered with pongs).
     pub async fn next_event(&mut self) -> WsNext {
+        self.next_event_within(Duration::from_secs(10)).await
+    }
+
+    /// The next message or close, within `limit` (pings are answered with pongs).
+    pub async fn next_event_within(&mut self, limit: Duration) -> WsNext {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
-            let received = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+            let received = tokio::time::timeout(limit, self.socket.next())
                 .await
-                .expect("the server answers within 10 s");
+                .unwrap_or_else(|_| panic!("the server answers within {limit:?}"));
             match received {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).expect("JSON message");
@@ -452,6 +472,43 @@ impl Ws {
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return WsNext::Closed(None),
+            }
+        }
+    }
+
+    /// Sends a text frame as it is (not necessarily JSON, not necessarily small).
+    pub async fn send_text(
+        &mut self,
+        text: String,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+    }
+
+    /// Runs one query or mutation as operation `id` and returns its answer: the `next`
+    /// message's payload (after reading its `complete`), or the `error` message whole.
+    pub async fn operation(&mut self, id: &str, query: &str, variables: Value) -> Value {
+        self.send(json!({
+            "id": id,
+            "type": "subscribe",
+            "payload": { "query": query, "variables": variables },
+        }))
+        .await;
+        loop {
+            let message = self.next().await;
+            if message["id"] != id {
+                continue;
+            }
+            match message["type"].as_str() {
+                Some("next") => {
+                    let complete = self.next().await;
+                    assert_eq!(complete, json!({ "type": "complete", "id": id }));
+                    return message["payload"].clone();
+                }
+                Some("error") => return message,
+                _ => panic!("unexpected answer to operation {id}: {message}"),
             }
         }
     }
