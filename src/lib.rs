@@ -3,8 +3,9 @@
 //! A tour, in the order a request meets the code:
 //! - [`config`] reads every setting once at start; [`startup`] opens the database, applies
 //!   [`migration`]s, creates the bootstrap admin, loads the event log and binds the listeners.
-//! - [`http`] (axum) receives the request: transport checks (media types, JSON, size), then
-//!   [`http::credentials`] finds the token (header or cookie, and the CSRF header) and
+//! - [`http`] (axum) receives the request: transport checks (media types, JSON, size), then its
+//!   admission (one for HTTP requests and WebSocket operations alike) has
+//!   [`http::credentials`] find the token (header or cookie, and the CSRF header) and
 //!   [`auth::verify`] judges it once, into an [`auth::RequestCredentials`] value: decode with
 //!   [`auth::tokens`], the CSRF double submit, then revocation and grants from the in-memory
 //!   [`auth::state`] — no database round trip. [`http::playground`] serves GraphiQL from the

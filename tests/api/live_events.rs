@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::{
     backend_test,
-    support::{TEST_KEY, forge, now, payload, spawn_app, spawn_app_with},
+    support::{TEST_KEY, forge, now, payload, spawn_app, spawn_app_with, ws_open},
 };
 
 const CLOSE_UNAUTHENTICATED: Option<u16> = Some(4401);
@@ -144,35 +144,14 @@ backend_test! {
             ("WARDEN_CORS_ORIGINS", "http://app.example"),
         ]).await;
         let cookie = "access_token_cookie=whatever";
-        let evil = tokio_tungstenite::connect_async(ws_request(&app.base, &[("cookie", cookie), ("origin", "http://evil.example")])).await;
+        let evil = ws_open(&app.base, &[("cookie", cookie), ("origin", "http://evil.example")]).await;
         let status = match evil {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
             other => panic!("expected a refused upgrade, got {:?}", other.map(|_| ())),
         };
         assert_eq!(status, 403);
         // The allowed origin gets its socket (and then needs a valid cookie and CSRF value).
-        let allowed = tokio_tungstenite::connect_async(ws_request(&app.base, &[("cookie", cookie), ("origin", "http://app.example")])).await;
+        let allowed = ws_open(&app.base, &[("cookie", cookie), ("origin", "http://app.example")]).await;
         assert!(allowed.is_ok(), "allowed origin upgrades");
     }
-}
-
-fn ws_request(
-    base: &str,
-    headers: &[(&str, &str)],
-) -> tokio_tungstenite::tungstenite::handshake::client::Request {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("{}/graphql", base.replacen("http", "ws", 1))
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("value"),
-    );
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            value.parse().expect("value"),
-        );
-    }
-    request
 }
