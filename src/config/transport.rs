@@ -46,6 +46,8 @@ pub struct TransportConfig {
     pub cookie_samesite: SameSite,
     /// Token cookies end with the browser session (no `Max-Age`), as in Flask-JWT-Extended.
     pub session_cookie: bool,
+    /// `Domain` of every cookie (`JWT_COOKIE_DOMAIN`); `None`: host-only cookies.
+    pub cookie_domain: Option<String>,
     /// Double-submit CSRF check for cookie tokens.
     pub csrf_protect: bool,
     /// Access-token cookie name.
@@ -85,6 +87,7 @@ impl TransportConfig {
             cookie_secure,
             cookie_samesite: channels.cookie_samesite,
             session_cookie: env.bool("JWT_SESSION_COOKIE")?.unwrap_or(true),
+            cookie_domain: cookie_domain(env.get("JWT_COOKIE_DOMAIN"))?,
             csrf_protect: env.bool("JWT_COOKIE_CSRF_PROTECT")?.unwrap_or(true),
             access_cookie: env.string("JWT_ACCESS_COOKIE_NAME", "access_token_cookie"),
             refresh_cookie: env.string("JWT_REFRESH_COOKIE_NAME", "refresh_token_cookie"),
@@ -93,6 +96,33 @@ impl TransportConfig {
             csrf_header: channels.csrf_header,
         })
     }
+}
+
+/// `JWT_COOKIE_DOMAIN`: a host name (a leading dot, as older browsers wrote it, is allowed),
+/// never a URL, a port or a path, which browsers would silently ignore, leaving the app
+/// without its CSRF cookie.
+fn cookie_domain(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value.map(|v| v.trim().to_owned()) else {
+        return Ok(None);
+    };
+    let name = value.strip_prefix('.').unwrap_or(&value);
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !valid {
+        return Err(ConfigError::new(
+            "JWT_COOKIE_DOMAIN",
+            format!("expected a host name such as example.com, got {value:?}"),
+        ));
+    }
+    Ok(Some(value.to_ascii_lowercase()))
 }
 
 /// The section's first step: the token locations, the cookies' `SameSite`, and the two
@@ -201,6 +231,30 @@ fn is_field_name(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::config::tests::load;
+
+    #[test]
+    fn the_cookie_domain_is_a_host_name_or_nothing() {
+        assert_eq!(load(&[]).expect("loads").transport.cookie_domain, None);
+        for (given, kept) in [
+            ("example.test", "example.test"),
+            (".Example.TEST", ".example.test"),
+            ("localhost", "localhost"),
+        ] {
+            let config = load(&[("JWT_COOKIE_DOMAIN", given)]).expect(given);
+            assert_eq!(config.transport.cookie_domain.as_deref(), Some(kept));
+        }
+        for bad in [
+            "https://example.test",
+            "example.test:8000",
+            "example.test/app",
+            "exa mple.test",
+            ".",
+            "a..b",
+        ] {
+            let err = load(&[("JWT_COOKIE_DOMAIN", bad)]).expect_err(bad);
+            assert_eq!(err.variable, "JWT_COOKIE_DOMAIN");
+        }
+    }
 
     #[test]
     fn cookies_are_secure_by_default_in_production_only() {

@@ -32,6 +32,11 @@ fn build(
     if let Some(max_age) = max_age {
         cookie.set_max_age(Duration::seconds(max_age.max(0)));
     }
+    // Shared with sibling hosts (`JWT_COOKIE_DOMAIN`), so that an app on another subdomain
+    // can read the CSRF cookie; expiring a cookie needs the same domain it was set with.
+    if let Some(domain) = &transport.cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
     cookie.to_string()
 }
 

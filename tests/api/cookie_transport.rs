@@ -189,3 +189,21 @@ backend_test! {
         assert!(!cookies["access_token_cookie"].1.contains("Secure"), "development over plain HTTP");
     }
 }
+
+backend_test! {
+    async fn with_a_cookie_domain_every_cookie_is_set_and_cleared_for_that_domain(backend) {
+        let app = spawn_app_with(backend, &[("JWT_TOKEN_LOCATION", "cookies"), ("JWT_COOKIE_DOMAIN", "example.test")]).await;
+        let (cookies, _) = login(&app).await;
+        let names = ["access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"];
+        for name in names {
+            assert!(cookies[name].1.contains("Domain=example.test"), "{name}: {}", cookies[name].1);
+        }
+        let access = format!("access_token_cookie={}", cookies["access_token_cookie"].0);
+        let response = post(&app, "mutation { logout }", &[("cookie", &access), ("X-CSRF-TOKEN", &cookies["csrf_access_token"].0)]).await;
+        let cleared = set_cookies(&response);
+        for name in names {
+            let header = &cleared[name].1;
+            assert!(header.contains("Max-Age=0") && header.contains("Domain=example.test"), "{name} cleared for the domain: {header}");
+        }
+    }
+}
