@@ -182,3 +182,20 @@ fn every_error_code_is_in_the_reference() {
         "docs/reference.md does not document the error codes {missing:?}"
     );
 }
+
+#[test]
+fn the_example_environment_file_lists_every_variable() {
+    let path = repository().join(".env.example");
+    let example = fs::read_to_string(&path).expect(".env.example");
+    let missing: Vec<&&str> = warden::config::KNOWN_VARIABLES
+        .iter()
+        .filter(|v| !["WARDEN_CHROMIUM", "WARDEN_INTEROP_PYTHON"].contains(v))
+        .filter(|v| {
+            !example.lines().any(|l| {
+                l.trim_start_matches(['#', ' '])
+                    .starts_with(&format!("{v}="))
+            })
+        })
+        .collect();
+    assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+}
