@@ -21,6 +21,7 @@ mod http_surface;
 mod live_events;
 mod playground;
 mod protected_fields;
+mod review_fixes;
 mod scale_out;
 mod schema_snapshot;
 mod signing_keys;

@@ -1,0 +1,166 @@
+//! The review's findings, each run as the attacker (or the rolling upgrade) ran it: unknown
+//! event kinds, and an event row that cannot be read.
+
+use std::time::{Duration, Instant};
+
+use entity::auth_event;
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
+use serde_json::json;
+
+use crate::{
+    backend_test,
+    support::{TestApp, code, now, payload, spawn_app, spawn_app_with},
+};
+
+/// GETs a path of the app; returns the status and the body.
+async fn get(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .expect("GET");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("text"))
+}
+
+/// The value of an unlabelled counter in `/metrics` (0 before it is first recorded).
+async fn counter(app: &TestApp, name: &str) -> u64 {
+    let (status, text) = get(app, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .map_or(0, |value| value.trim().parse().expect("a whole number"))
+}
+
+/// Waits (at most 5 s) until `/readyz` answers `status`.
+async fn until_ready_is(app: &TestApp, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (now, body) = get(app, "/readyz").await;
+        if now == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "/readyz still {now} {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Inserts `n` event rows of a kind no version of Warden writes yet, in one statement.
+async fn insert_unknown_kind(app: &TestApp, n: usize) {
+    let expires = now() + 3600;
+    let rows = vec![format!("('future_kind', 7, '{{\"shape\": \"new\"}}', {expires}, 0)"); n];
+    let db = app.db().await;
+    db.execute_unprepared(&format!(
+        "INSERT INTO auth_events (kind, user_id, payload, expires_at, created_at_ms) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .expect("rows of an unknown kind");
+    db.close().await.ok();
+}
+
+backend_test! {
+    async fn a_thousand_events_of_an_unknown_kind_are_skipped_counted_and_later_revocations_still_bite(backend) {
+        let mut app = spawn_app(backend).await;
+        let (_, first, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let (_, second, _) = app.user_with_tokens("bob@example.com", &[], &[]).await;
+        let before = counter(&app, "warden_event_feed_unknown_total").await;
+
+        // A newer version, during a rolling upgrade, writes a thousand events of its own kind.
+        insert_unknown_kind(&app, 1000).await;
+        app.revoke_elsewhere(payload(&first)["jti"].as_str().expect("jti"), now() + 900).await;
+        app.until_revoked(&first).await;
+        let (status, _) = get(&app, "/readyz").await;
+        assert_eq!(status, 200, "skipping is not stalling");
+        let counted = counter(&app, "warden_event_feed_unknown_total").await;
+        assert!(counted >= before + 1000, "the skipped rows are counted: {before} → {counted}");
+
+        // At start, the same rows are skipped: the instance starts ready and later
+        // revocations still bite.
+        app.restart().await;
+        until_ready_is(&app, 200).await;
+        assert_eq!(code(&app.graphql(Some(&first), "{ me { id } }", json!({})).await), "TOKEN_REVOKED");
+        assert!(app.graphql(Some(&second), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+        insert_unknown_kind(&app, 1000).await;
+        app.revoke_elsewhere(payload(&second)["jti"].as_str().expect("jti"), now() + 900).await;
+        app.until_revoked(&second).await;
+    }
+}
+
+/// Writes a grants change whose payload does not decode; returns its id.
+async fn insert_unreadable_event(app: &TestApp, user_id: i64) -> i64 {
+    let db = app.db().await;
+    let id = auth_event::Entity::insert(auth_event::ActiveModel {
+        id: NotSet,
+        kind: Set("grants_changed".to_owned()),
+        user_id: Set(Some(user_id)),
+        session_id: Set(None),
+        jti: Set(None),
+        grants_version: Set(Some(99)),
+        payload: Set(Some("{\"roles\": [\"admin\"".to_owned())),
+        expires_at: Set(now() + 3600),
+        created_at_ms: Set(0),
+    })
+    .exec(&db)
+    .await
+    .expect("inserted")
+    .last_insert_id;
+    db.close().await.ok();
+    id
+}
+
+/// What an operator does: the row gets a payload that reads.
+async fn fix_event(app: &TestApp, id: i64) {
+    let db = app.db().await;
+    db.execute_unprepared(&format!(
+        "UPDATE auth_events SET payload = '{{\"roles\": [], \"permissions\": []}}' WHERE id = {id}"
+    ))
+    .await
+    .expect("fixed");
+    db.close().await.ok();
+}
+
+backend_test! {
+    async fn an_event_that_cannot_be_read_fails_closed_until_it_is_fixed(backend) {
+        let mut app = spawn_app_with(backend, &[("WARDEN_REVOCATION_MAX_LAG", "200ms")]).await;
+        let (_, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let (_, later, _) = app.user_with_tokens("bob@example.com", &[], &[]).await;
+        let nobody = 1_000_000;
+        let me = "{ me { id } }";
+        until_ready_is(&app, 200).await;
+
+        let bad = insert_unreadable_event(&app, nobody).await;
+        // A revocation after the bad row: it must not be skipped, nor the bad row with it.
+        app.revoke_elsewhere(payload(&later)["jti"].as_str().expect("jti"), now() + 900).await;
+        let body = app.eventually(Some(&access), me, |b| !b["errors"].is_null()).await;
+        assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
+        assert_eq!(code(&app.graphql(Some(&later), me, json!({})).await), "SERVICE_UNAVAILABLE");
+        until_ready_is(&app, 503).await;
+        // Public fields still answer.
+        assert!(app.graphql(None, "{ greeting }", json!({})).await["data"]["greeting"].is_string());
+
+        // A restart does not read past it either: the instance starts, unready.
+        app.restart().await;
+        until_ready_is(&app, 503).await;
+        assert_eq!(code(&app.graphql(Some(&access), me, json!({})).await), "SERVICE_UNAVAILABLE");
+
+        fix_event(&app, bad).await;
+        until_ready_is(&app, 200).await;
+        app.eventually(Some(&access), me, |b| b["data"]["me"].is_object()).await;
+        // The revocation written after the bad row was applied once it was read.
+        assert_eq!(code(&app.graphql(Some(&later), me, json!({})).await), "TOKEN_REVOKED");
+    }
+}
+
+backend_test! {
+    async fn an_event_that_cannot_be_read_while_serving_recovers_without_a_restart(backend) {
+        let app = spawn_app_with(backend, &[("WARDEN_REVOCATION_MAX_LAG", "200ms")]).await;
+        let (_, access, _) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let bad = insert_unreadable_event(&app, 1_000_000).await;
+        until_ready_is(&app, 503).await;
+        fix_event(&app, bad).await;
+        until_ready_is(&app, 200).await;
+        assert!(app.graphql(Some(&access), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+    }
+}
