@@ -34,7 +34,7 @@ use crate::{
     clock::now_secs,
     error::{AppError, AppResult},
     events::{self, EventLog, Page, Unreadable},
-    meter,
+    meter, users,
 };
 
 /// Most events read in one round.
@@ -95,9 +95,9 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Loads every event in the log, applies it, and confirms the state current. At a row it
-    /// cannot read, it stops there and leaves the state unconfirmed (the instance starts
-    /// unready and [`Self::run`] keeps trying).
+    /// Holds the disabled accounts, loads every event in the log, applies it, and confirms
+    /// the state current. At a row it cannot read, it stops there and leaves the state
+    /// unconfirmed (the instance starts unready and [`Self::run`] keeps trying).
     ///
     /// # Errors
     /// `SERVICE_UNAVAILABLE` when the database fails.
@@ -116,6 +116,9 @@ impl Feed {
             poll,
             stalled: None,
         };
+        // Before the log: every event in it is newer than what the table says now.
+        let disabled = users::disabled_ids(&feed.db).await?;
+        feed.state.hold_disabled(disabled);
         match feed.catch_up().await {
             Ok(()) => {}
             Err(Stall::Database(e)) => return Err(e),
