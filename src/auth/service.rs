@@ -503,8 +503,8 @@ impl AuthService {
     /// whole session is revoked.
     ///
     /// # Errors
-    /// `WRONG_TOKEN_TYPE` for an access token, `TOKEN_REVOKED` for a replay or an ended
-    /// session, `SERVICE_UNAVAILABLE` when the database fails.
+    /// `WRONG_TOKEN_TYPE` for an access token, `TOKEN_REVOKED` for a replay, an ended session
+    /// or a disabled or deleted account, `SERVICE_UNAVAILABLE` when the database fails.
     pub async fn refresh(&self, claims: &Claims, client: &Client) -> AppResult<Issued> {
         if claims.kind() != TokenKind::Refresh {
             return Err(AppError::WrongTokenType(TokenKind::Refresh));
@@ -512,9 +512,27 @@ impl AuthService {
         let user_id = claims
             .user_id()
             .ok_or(AppError::InvalidToken("unknown subject"))?;
-        let account = users::account(&self.db, user_id)
-            .await?
-            .ok_or(AppError::TokenRevoked)?;
+        // The account's state from the database, for every kind of refresh token: the
+        // in-memory state holds a disabled account too, but a refresh token minted elsewhere
+        // (no session to have been ended) must not depend on that alone.
+        let account = match users::account(&self.db, user_id).await? {
+            Some(account) if !account.user.disabled => account,
+            found => {
+                let outcome = if found.is_some() {
+                    "disabled"
+                } else {
+                    "no_account"
+                };
+                security_log(
+                    "refresh",
+                    outcome,
+                    Some(user_id),
+                    claims.sid.as_deref(),
+                    client,
+                );
+                return Err(AppError::TokenRevoked);
+            }
+        };
 
         let Some(sid) = claims.sid.as_deref() else {
             // Minted elsewhere (no session): accept it once, then continue in a session of ours.
@@ -721,7 +739,7 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestDatabase, create_user, hs256_codec};
+    use crate::testing::{TestClaims, TestDatabase, create_user, hs256_codec};
 
     async fn service() -> (AuthService, TestDatabase) {
         let database = TestDatabase::new().await;
@@ -738,6 +756,44 @@ mod tests {
         .await
         .expect("service");
         (service, database)
+    }
+
+    #[tokio::test]
+    async fn refresh_asks_the_database_whether_the_account_is_disabled_whatever_the_token() {
+        // No revocation state at all here: only the database can refuse.
+        let (service, database) = service().await;
+        let id = create_user(&database.db, "bo@example.com", &[], &[]).await;
+        let foreign = || TestClaims::refresh(id).sid(None).claims();
+        let issued = service
+            .refresh(&foreign(), &Client::default())
+            .await
+            .expect("an enabled account refreshes");
+        let ours = issued.refresh.expect("a refresh token").claims;
+        let recorder = crate::auth::admin::Recorder {
+            log: &EventLog::default(),
+            remember_until: now_secs(),
+        };
+        crate::auth::admin::set_disabled(&database.db, recorder, id, true)
+            .await
+            .expect("disabled");
+        for claims in [foreign(), ours] {
+            let refused = service.refresh(&claims, &Client::default()).await;
+            assert!(
+                matches!(refused, Err(AppError::TokenRevoked)),
+                "{:?}: {refused:?}",
+                claims.sid
+            );
+        }
+        crate::auth::admin::set_disabled(&database.db, recorder, id, false)
+            .await
+            .expect("enabled");
+        assert!(
+            service
+                .refresh(&foreign(), &Client::default())
+                .await
+                .is_ok(),
+            "enabled again, a new token minted elsewhere works"
+        );
     }
 
     #[tokio::test]

@@ -1,16 +1,22 @@
 //! The review's findings, each run as the attacker (or the rolling upgrade) ran it: unknown
-//! event kinds, and an event row that cannot be read.
+//! event kinds, an event row that cannot be read, and a refresh token minted elsewhere for a
+//! disabled account.
 
 use std::time::{Duration, Instant};
 
 use entity::auth_event;
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
+use warden::testing::TestClaims;
 
 use crate::{
     backend_test,
-    support::{TestApp, code, now, payload, spawn_app, spawn_app_with},
+    support::{PASSWORD, TestApp, code, now, payload, spawn_app, spawn_app_with},
 };
+
+const REFRESH: &str = "mutation { refresh { accessToken refreshToken } }";
+const DISABLE: &str =
+    "mutation($id: ID!, $d: Boolean!) { setUserDisabled(userId: $id, disabled: $d) { disabled } }";
 
 /// GETs a path of the app; returns the status and the body.
 async fn get(app: &TestApp, path: &str) -> (u16, String) {
@@ -162,5 +168,51 @@ backend_test! {
         fix_event(&app, bad).await;
         until_ready_is(&app, 200).await;
         assert!(app.graphql(Some(&access), "{ me { id } }", json!({})).await["data"]["me"].is_object());
+    }
+}
+
+backend_test! {
+    async fn a_disabled_accounts_refresh_token_minted_elsewhere_is_refused_long_after_the_disable(backend) {
+        // Lifetimes of a second: what this instance must remember of the disable ends at once.
+        let a = spawn_app_with(backend, &[
+            ("JWT_ACCESS_TOKEN_EXPIRES", "1"),
+            ("JWT_REFRESH_TOKEN_EXPIRES", "1"),
+        ]).await;
+        let admin_id = a.create_user("admin@example.com", &["admin"], &["users:read"]).await;
+        let ana_id = a.create_user("ana@example.com", &[], &[]).await;
+        assert!(admin_id != ana_id);
+        let set_disabled = |disabled: bool| {
+            let a = &a;
+            async move {
+                let (admin, _) = a.login("admin@example.com", PASSWORD).await;
+                let body = a.graphql(Some(&admin), DISABLE, json!({ "id": ana_id.to_string(), "d": disabled })).await;
+                assert_eq!(body["data"]["setUserDisabled"]["disabled"], disabled, "{body}");
+            }
+        };
+        // What a Flask app sharing the key mints: no session, its own lifetime.
+        let flask_refresh = || TestClaims::refresh(ana_id).expires_at(now() + 3600).sign();
+        let flask_access = || TestClaims::access(ana_id).expires_at(now() + 3600).sign();
+
+        set_disabled(true).await;
+        // Past every lifetime; the hourly pruning has deleted the disable's event.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        let db = a.db().await;
+        assert!(warden::events::prune(&db, now()).await.expect("pruned") > 0);
+        db.close().await.ok();
+        let b = a.another_instance().await;
+
+        for app in [&a, &b] {
+            let body = app.graphql(Some(&flask_refresh()), REFRESH, json!({})).await;
+            assert_eq!(code(&body), "TOKEN_REVOKED", "{body}");
+            let body = app.graphql(Some(&flask_access()), "{ me { id } }", json!({})).await;
+            assert_eq!(code(&body), "TOKEN_REVOKED", "{body}");
+        }
+
+        // The refusal is the account's state, not the tokens'.
+        set_disabled(false).await;
+        let body = a.graphql(Some(&flask_refresh()), REFRESH, json!({})).await;
+        assert!(body["data"]["refresh"]["accessToken"].is_string(), "{body}");
+        let body = b.eventually(Some(&flask_access()), "{ me { id } }", |b| b["data"]["me"].is_object()).await;
+        assert_eq!(body["data"]["me"]["id"], ana_id.to_string());
     }
 }
