@@ -1,20 +1,31 @@
-//! The review's findings, each run as the attacker (or the rolling upgrade) ran it: unknown
-//! event kinds, an event row that cannot be read, and a refresh token minted elsewhere for a
-//! disabled account.
+//! The review's findings on the event feed, refresh and the login limits, each run as the
+//! attacker (or the rolling upgrade) ran it: unknown event kinds, an event row that cannot be
+//! read, a refresh token minted elsewhere for a disabled account, and password guesses spread
+//! over two instances sharing one database.
 
 use std::time::{Duration, Instant};
 
 use entity::auth_event;
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
-use serde_json::json;
-use warden::testing::TestClaims;
+use serde_json::{Value, json};
+use warden::{
+    config::{Argon2Params, LoginConfig},
+    password::Passwords,
+    testing::{TestClaims, new_user},
+    users,
+};
 
 use crate::{
     backend_test,
     support::{PASSWORD, TestApp, code, now, payload, spawn_app, spawn_app_with},
 };
 
+const LOGIN: &str =
+    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
 const REFRESH: &str = "mutation { refresh { accessToken refreshToken } }";
+const REAUTH: &str = "mutation($p: String!) { reauth(password: $p) { accessToken } }";
+const CHANGE_PASSWORD: &str = "mutation($p: String!) { changePassword(currentPassword: $p, newPassword: \"a brand new passphrase\") }";
+const REGISTER: &str = "mutation($e: String!) { register(email: $e, password: \"a long enough passphrase\", name: \"New\") { accessToken } }";
 const DISABLE: &str =
     "mutation($id: ID!, $d: Boolean!) { setUserDisabled(userId: $id, disabled: $d) { disabled } }";
 
@@ -214,5 +225,153 @@ backend_test! {
         assert!(body["data"]["refresh"]["accessToken"].is_string(), "{body}");
         let body = b.eventually(Some(&flask_access()), "{ me { id } }", |b| b["data"]["me"].is_object()).await;
         assert_eq!(body["data"]["me"]["id"], ana_id.to_string());
+    }
+}
+
+/// Creates an account whose stored hash takes long to check (many argon2 iterations): a
+/// wrong password for it holds an instance's only hashing slot for a while.
+async fn slow_account(app: &TestApp, email: &str) {
+    let costly = LoginConfig {
+        argon2: Argon2Params {
+            iterations: 200,
+            ..Argon2Params::default()
+        },
+        ..LoginConfig::default()
+    };
+    let db = app.db().await;
+    users::create(&db, &Passwords::new(&costly), new_user(email, &[], &[]))
+        .await
+        .expect("slow account");
+    db.close().await.ok();
+}
+
+backend_test! {
+    async fn reauth_and_change_password_guesses_spread_over_two_instances_hit_the_account_limit(backend) {
+        for operation in [REAUTH, CHANGE_PASSWORD] {
+            let a = spawn_app_with(backend, &[
+                ("WARDEN_LOGIN_LIMIT_ACCOUNT", "3/15m"),
+                ("WARDEN_HASH_CONCURRENCY", "1"),
+            ]).await;
+            let b = a.another_instance().await;
+            let (_, access, _) = a.user_with_tokens("ana@example.com", &[], &[]).await;
+            slow_account(&a, "slow@example.com").await;
+
+            // The race the review ran: instance a checks the right password, having read the
+            // account's count before instance b recorded the wrong guesses.
+            let started = Instant::now();
+            // Holds a's only hashing slot.
+            let hold = a.graphql(None, LOGIN, json!({ "e": "slow@example.com", "p": "not this one" }));
+            // The right password on a: it reads the account's count (no failures yet), then
+            // waits for the slot.
+            let right = async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let body = a.graphql(Some(&access), operation, json!({ "p": PASSWORD })).await;
+                (body, started.elapsed())
+            };
+            // Meanwhile, the limit's worth of wrong guesses on b, each told wrong.
+            let guesses = async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                let mut codes = Vec::new();
+                for i in 0..3 {
+                    let body = b.graphql(Some(&access), operation, json!({ "p": format!("wrong guess {i}") })).await;
+                    codes.push(code(&body).to_owned());
+                }
+                (codes, started.elapsed())
+            };
+            let (held, (right, right_at), (codes, guessed_at)) = tokio::join!(hold, right, guesses);
+            assert_eq!(code(&held), "INVALID_CREDENTIALS", "{held}");
+            assert_eq!(codes, ["INVALID_CREDENTIALS"; 3]);
+            println!("{backend:?}: guesses done at {guessed_at:?}, right password answered at {right_at:?}");
+            assert!(guessed_at < right_at, "the race as the review ran it: the guesses were recorded while the right password waited");
+            // The limit was reached before the right password's check finished: refused.
+            assert_eq!(code(&right), "RATE_LIMITED", "{operation}: {right}");
+            // And on either instance from now on.
+            for app in [&a, &b] {
+                let body = app.graphql(Some(&access), operation, json!({ "p": PASSWORD })).await;
+                assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+            }
+        }
+    }
+}
+
+/// POSTs `query` from client address `client` (through the trusted proxy 127.0.0.1).
+async fn from(app: &TestApp, client: &str, query: &str, variables: Value) -> Value {
+    app.post(
+        &json!({ "query": query, "variables": variables }),
+        &[("x-forwarded-for", client)],
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON")
+}
+
+backend_test! {
+    async fn the_address_limit_holds_across_two_instances(backend) {
+        let a = spawn_app_with(backend, &[
+            ("WARDEN_LOGIN_LIMIT_IP", "4/15m"),
+            ("WARDEN_TRUSTED_PROXIES", "127.0.0.1"),
+            ("WARDEN_SIGNUP", "true"),
+        ]).await;
+        let b = a.another_instance().await;
+        a.create_user("ana@example.com", &[], &[]).await;
+        let attacker = "203.0.113.7";
+        // Two sign-ups (each hashes) and two unknown emails, alternating instances: neither
+        // instance has seen four attempts itself.
+        let body = from(&a, attacker, REGISTER, json!({ "e": "new1@example.com" })).await;
+        assert!(body["data"]["register"].is_object(), "{body}");
+        let body = from(&b, attacker, REGISTER, json!({ "e": "new2@example.com" })).await;
+        assert!(body["data"]["register"].is_object(), "{body}");
+        for (i, app) in [&a, &b].into_iter().enumerate() {
+            let body = from(app, attacker, LOGIN, json!({ "e": format!("nobody{i}@example.com"), "p": "wrong guess" })).await;
+            assert_eq!(code(&body), "INVALID_CREDENTIALS", "{body}");
+        }
+        // The database has counted four: the address is limited on both, whatever it tries.
+        for app in [&a, &b] {
+            let body = from(app, attacker, LOGIN, json!({ "e": "ana@example.com", "p": PASSWORD })).await;
+            assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+            assert!(body["errors"][0]["extensions"]["retryAfter"].as_u64().is_some_and(|s| s > 0), "{body}");
+            let body = from(app, attacker, REGISTER, json!({ "e": "new3@example.com" })).await;
+            assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+        }
+        // Another client is not affected.
+        let body = from(&b, "198.51.100.1", LOGIN, json!({ "e": "ana@example.com", "p": PASSWORD })).await;
+        assert!(body["data"]["login"].is_object(), "{body}");
+    }
+}
+
+backend_test! {
+    async fn parallel_wrong_passwords_from_one_address_on_two_instances_test_no_more_than_the_address_limit(backend) {
+        let a = spawn_app_with(backend, &[
+            ("WARDEN_LOGIN_LIMIT_IP", "6/15m"),
+            ("WARDEN_TRUSTED_PROXIES", "127.0.0.1"),
+        ]).await;
+        let b = a.another_instance().await;
+        // Each guess a different (unknown) account, so only the address limit applies.
+        let answers = futures_util::future::join_all((0..30).map(|i| {
+            let app = if i % 2 == 0 { &a } else { &b };
+            from(app, "203.0.113.9", LOGIN, json!({ "e": format!("user{i}@example.com"), "p": "wrong guess" }))
+        }))
+        .await;
+        let told_wrong = answers.iter().filter(|body| code(body) == "INVALID_CREDENTIALS").count();
+        let limited = answers.iter().filter(|body| code(body) == "RATE_LIMITED").count();
+        println!("two instances ({backend:?}): {told_wrong} told wrong, {limited} rate limited");
+        assert!(told_wrong <= 6, "at most the address limit told wrong across instances, got {told_wrong}");
+        assert_eq!(told_wrong + limited, 30);
+    }
+}
+
+backend_test! {
+    async fn the_address_failures_migration_goes_down_and_up_again(backend) {
+        use migration::{Migrator, MigratorTrait};
+        let app = spawn_app(backend).await;
+        let db = app.db().await;
+        let count = "SELECT COUNT(*) FROM address_failures";
+        db.execute_unprepared(count).await.expect("the table exists");
+        Migrator::down(&db, Some(1)).await.expect("down");
+        assert!(db.execute_unprepared(count).await.is_err(), "the table is gone");
+        Migrator::up(&db, None).await.expect("up again");
+        db.execute_unprepared(count).await.expect("the table exists again");
+        db.close().await.ok();
     }
 }
