@@ -82,7 +82,8 @@ pub struct Application {
     leeway: i64,
     live: Arc<LiveEvents>,
     hashes: Arc<HashGauge>,
-    account_window: Duration,
+    /// The login limits' windows (account, address): failures older than these are pruned.
+    limit_windows: (Duration, Duration),
 }
 
 impl Application {
@@ -224,7 +225,10 @@ impl Application {
             addr,
             statements,
             hashes: passwords.gauge(),
-            account_window: config.login.account_limit.window,
+            limit_windows: (
+                config.login.account_limit.window,
+                config.login.ip_limit.window,
+            ),
             feed,
             metrics,
             metrics_addr,
@@ -271,7 +275,7 @@ impl Application {
             tokio::spawn(prune_forever(
                 self.db.clone(),
                 self.leeway,
-                self.account_window,
+                self.limit_windows,
             )),
             tokio::spawn(self.feed.run()),
         ];
@@ -307,7 +311,7 @@ impl Application {
 }
 
 /// Deletes revocation entries for expired tokens and long-dead sessions, hourly.
-async fn prune_forever(db: DatabaseConnection, leeway: i64, account_window: Duration) {
+async fn prune_forever(db: DatabaseConnection, leeway: i64, limit_windows: (Duration, Duration)) {
     // The first round runs one period after start, not at start.
     let mut every =
         tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
@@ -324,8 +328,11 @@ async fn prune_forever(db: DatabaseConnection, leeway: i64, account_window: Dura
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning revocation entries failed"),
         }
-        let before_ms = failures::window_start_ms(now.saturating_mul(1000), account_window);
-        match failures::prune(&db, before_ms).await {
+        let now_ms = now.saturating_mul(1000);
+        let (account_window, address_window) = limit_windows;
+        let account_before = failures::window_start_ms(now_ms, account_window);
+        let address_before = failures::window_start_ms(now_ms, address_window);
+        match failures::prune(&db, account_before, address_before).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "old login failures deleted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning login failures failed"),

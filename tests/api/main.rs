@@ -22,6 +22,7 @@ mod live_events;
 mod operator;
 mod playground;
 mod protected_fields;
+mod review_fixes;
 mod scale_out;
 mod schema_snapshot;
 mod signing_keys;
