@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::{
+    audit,
     auth::{admin, tokens::TokenCodec},
     config::Config,
     database,
@@ -86,6 +87,12 @@ pub enum UserCommand {
     },
     /// Delete an account: its tokens die at once (the last enabled admin cannot be deleted).
     Delete {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Clear an account's failed-login count, on every running instance too.
+    Unlock {
         /// The user's email.
         #[arg(long)]
         email: String,
@@ -189,6 +196,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     )
                     .await
                     .map_err(user_error)?;
+                    let grants =
+                        audit::grants_detail(&account.grants.roles, &account.grants.permissions);
+                    cli_log("user_created", account.user.id, Some(&grants));
                     println!("created user {} <{}>", account.user.id, account.user.email);
                 }
                 UserCommand::SetRoles { email, roles } => {
@@ -197,6 +207,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                         users::set_grants(&db, &log, remember_until, user, Some(&roles), None)
                             .await
                             .map_err(user_error)?;
+                    let grants =
+                        audit::grants_detail(&account.grants.roles, &account.grants.permissions);
+                    cli_log("grants_changed", user, Some(&grants));
                     println!(
                         "roles of {}: [{}]",
                         account.user.email,
@@ -215,6 +228,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     )
                     .await
                     .map_err(user_error)?;
+                    let grants =
+                        audit::grants_detail(&account.grants.roles, &account.grants.permissions);
+                    cli_log("grants_changed", user, Some(&grants));
                     println!(
                         "permissions of {}: [{}]",
                         account.user.email,
@@ -232,14 +248,31 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     let ended = admin::revoke_sessions(&db, recorder, user)
                         .await
                         .map_err(user_error)?;
+                    cli_log("sessions_revoked", user, Some(&format!("ended={ended}")));
                     println!("{ended} session(s) of {email} ended");
                 }
                 UserCommand::List { json } => list(&db, json).await?,
+                UserCommand::Unlock { email } => {
+                    let user = find(&db, &email).await?;
+                    let cleared = admin::unlock(&db, recorder, user)
+                        .await
+                        .map_err(user_error)?;
+                    cli_log(
+                        "account_unlocked",
+                        user,
+                        Some(&format!("cleared={cleared}")),
+                    );
+                    println!(
+                        "{} unlocked ({cleared} failed attempt(s) cleared)",
+                        email.trim()
+                    );
+                }
                 UserCommand::Delete { email } => {
                     let user = find(&db, &email).await?;
                     admin::delete(&db, recorder, user)
                         .await
                         .map_err(user_error)?;
+                    cli_log("user_deleted", user, None);
                     println!("deleted {}", email.trim());
                 }
                 UserCommand::SetPassword { email, .. } => {
@@ -249,6 +282,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     let ended = admin::set_password(&db, recorder, &passwords, user, password)
                         .await
                         .map_err(user_error)?;
+                    cli_log("password_set", user, Some(&format!("ended={ended}")));
                     println!("password of {} set; {ended} session(s) ended", email.trim());
                 }
             }
@@ -256,6 +290,16 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             Ok(())
         }
     }
+}
+
+/// A change made at the command line, in the security log: by `cli`, with no client address.
+fn cli_log(event: &'static str, account: i64, detail: Option<&str>) {
+    let entry = audit::Entry::new(event, "ok", audit::Actor::Cli).account(account);
+    let entry = match detail {
+        Some(detail) => entry.detail(detail),
+        None => entry,
+    };
+    audit::record(entry, &crate::auth::Client::default());
 }
 
 /// `user disable` / `user enable`.
@@ -269,11 +313,12 @@ async fn set_disabled(
     let account = admin::set_disabled(db, recorder, user, disabled)
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
-    let state = if account.user.disabled {
-        "disabled"
+    let (state, event) = if account.user.disabled {
+        ("disabled", "user_disabled")
     } else {
-        "enabled"
+        ("enabled", "user_enabled")
     };
+    cli_log(event, user, None);
     println!("{} is {state}", account.user.email);
     Ok(())
 }

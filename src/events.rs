@@ -83,6 +83,14 @@ pub enum Change {
         /// The user.
         user_id: i64,
     },
+    /// An operator cleared an account's failed-login count: every instance forgets the
+    /// failures it counted in memory for it too.
+    AccountUnlocked {
+        /// The user.
+        user_id: i64,
+        /// The account's login-limit key (its normalised email).
+        account: String,
+    },
 }
 
 impl Change {
@@ -95,6 +103,7 @@ impl Change {
             Self::UserDisabled { .. } => "user_disabled",
             Self::UserEnabled { .. } => "user_enabled",
             Self::UserDeleted { .. } => "user_deleted",
+            Self::AccountUnlocked { .. } => "account_unlocked",
         }
     }
 
@@ -126,7 +135,8 @@ impl Change {
             | Self::ProfileChanged { user_id }
             | Self::UserDisabled { user_id }
             | Self::UserEnabled { user_id }
-            | Self::UserDeleted { user_id } => Some(*user_id),
+            | Self::UserDeleted { user_id }
+            | Self::AccountUnlocked { user_id, .. } => Some(*user_id),
         }
     }
 }
@@ -151,7 +161,7 @@ struct GrantsPayload {
 }
 
 /// The kinds this version reads; a row of any other kind was written by a newer version.
-const KNOWN_KINDS: [&str; 7] = [
+const KNOWN_KINDS: [&str; 8] = [
     "jti_revoked",
     "session_revoked",
     "grants_changed",
@@ -159,6 +169,7 @@ const KNOWN_KINDS: [&str; 7] = [
     "user_disabled",
     "user_enabled",
     "user_deleted",
+    "account_unlocked",
 ];
 
 /// A column a row's kind needs, or why the row cannot be read.
@@ -203,6 +214,10 @@ impl Event {
             },
             "user_deleted" => Change::UserDeleted {
                 user_id: needs(row.user_id, "user_id")?,
+            },
+            "account_unlocked" => Change::AccountUnlocked {
+                user_id: needs(row.user_id, "user_id")?,
+                account: needs(row.payload, "payload")?,
             },
             other => return Err(format!("kind {other:?} is not one this version reads")),
         };
@@ -353,6 +368,9 @@ impl EventLog {
                     })
                     .map_err(|e| AppError::Internal(Fault::Serialise(e)))?;
                     row.payload = Set(Some(payload));
+                }
+                Change::AccountUnlocked { account, .. } => {
+                    row.payload = Set(Some(account.clone()));
                 }
                 Change::ProfileChanged { .. }
                 | Change::UserDisabled { .. }

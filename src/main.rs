@@ -16,8 +16,13 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    warden::telemetry::init(format);
-    match warden::cli::run(warden::cli::Cli::parse()).await {
+    let cli = warden::cli::Cli::parse();
+    let output = match cli.command {
+        None | Some(warden::cli::Command::Serve) => warden::telemetry::Output::Stdout,
+        Some(_) => warden::telemetry::Output::Stderr,
+    };
+    warden::telemetry::init(format, output);
+    match warden::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("warden: {e}");

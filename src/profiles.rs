@@ -107,7 +107,9 @@ impl Subscriber for ProfileCache {
                 | Change::UserDeleted { user_id } => {
                     self.invalidate(*user_id);
                 }
-                Change::JtiRevoked { .. } | Change::SessionRevoked { .. } => {}
+                Change::JtiRevoked { .. }
+                | Change::SessionRevoked { .. }
+                | Change::AccountUnlocked { .. } => {}
             }
         }
     }

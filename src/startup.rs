@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use crate::{
     auth::{
         failures, feed::Feed, live::LiveEvents, revocation, service::AuthService, sessions,
-        state::RevocationState, tokens::TokenCodec, verify::TokenVerifier,
+        state::RevocationState, throttle::LoginLimits, tokens::TokenCodec, verify::TokenVerifier,
     },
     clock::now_secs,
     config::{Config, ConfigError, MetricsExposure},
@@ -143,7 +143,14 @@ impl Application {
             config.limits.ws_max_per_user,
             state.clone(),
         ));
-        let log = EventLog::new(vec![state.clone(), profiles.clone(), live.clone()]);
+        // The login limits forget an account's failures when it is unlocked anywhere.
+        let limits = LoginLimits::new(config.login.account_limit, config.login.ip_limit);
+        let log = EventLog::new(vec![
+            state.clone(),
+            profiles.clone(),
+            live.clone(),
+            Arc::new(limits.clone()),
+        ]);
         let feed_db = database::feed_connection(&config.database_url, &db).await?;
         let feed = Feed::load(feed_db, log.clone(), state.clone())
             .await
@@ -177,6 +184,7 @@ impl Application {
             log,
             passwords.clone(),
             &config.login,
+            limits,
         )
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;

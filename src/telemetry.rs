@@ -15,19 +15,39 @@ fn filter() -> EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"))
 }
 
-/// Installs the global subscriber (once; later calls are no-ops). Logs go to standard
-/// output: pretty lines (in colour only when that is a terminal, so files and pipes get
-/// plain text), or one JSON object per line.
-pub fn init(format: LogFormat) {
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output: the server's, where its log is what it prints.
+    Stdout,
+    /// Standard error: the other commands', whose standard output is their result (a
+    /// `user list --json` must stay parseable).
+    Stderr,
+}
+
+/// Installs the global subscriber (once; later calls are no-ops): pretty lines (in colour
+/// only when the output is a terminal, so files and pipes get plain text), or one JSON object
+/// per line.
+pub fn init(format: LogFormat, output: Output) {
     let builder = fmt().with_env_filter(filter()).with_target(true);
-    let _ = match format {
-        LogFormat::Pretty => builder
+    let _ = match (format, output) {
+        (LogFormat::Pretty, Output::Stdout) => builder
             .with_ansi(std::io::stdout().is_terminal())
             .try_init(),
-        LogFormat::Json => builder
+        (LogFormat::Pretty, Output::Stderr) => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .try_init(),
+        (LogFormat::Json, Output::Stdout) => builder
             .json()
             .with_current_span(true)
             .with_span_list(false)
+            .try_init(),
+        (LogFormat::Json, Output::Stderr) => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
             .try_init(),
     };
 }

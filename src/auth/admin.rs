@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::sessions,
+    auth::{failures, sessions, throttle},
     error::{AppError, AppResult},
     events::{Change, EventLog},
     password::{Owner, Passwords},
@@ -178,4 +178,31 @@ pub async fn set_password(
     txn.commit().await?;
     recorder.log.committed(pending);
     Ok(count)
+}
+
+/// Clears an account's failed-login count, in the database and (through the change's event)
+/// in every instance's memory, so that a user locked out by someone guessing at their address
+/// can sign in again at once. Returns how many recorded failures were cleared.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown user, `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn unlock(
+    db: &DatabaseConnection,
+    recorder: Recorder<'_>,
+    user_id: i64,
+) -> AppResult<u64> {
+    let user = users::find_by_id(db, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let account = throttle::account_key(&user.email);
+    let txn = db.begin().await?;
+    let cleared = failures::clear_account(&txn, &account).await?;
+    let change = Change::AccountUnlocked { user_id, account };
+    let pending = recorder
+        .log
+        .append(&txn, vec![(change, recorder.remember_until)])
+        .await?;
+    txn.commit().await?;
+    recorder.log.committed(pending);
+    Ok(cleared)
 }

@@ -224,6 +224,18 @@ pub async fn prune(
     Ok(accounts + addresses)
 }
 
+/// Deletes every failure recorded for the account `key` (an operator's unlock).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn clear_account(db: &impl ConnectionTrait, key: &str) -> AppResult<u64> {
+    Ok(login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Account.eq(key))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// A user row with its account's and the client address's failures since a moment.
 #[derive(Debug, sea_orm::FromQueryResult)]
 struct WithFailures {

@@ -15,6 +15,7 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use secrecy::SecretString;
 
 use crate::{
+    audit::{self, Actor, Entry},
     auth::{
         Client,
         failures::{self, Keys, Recorded},
@@ -70,24 +71,6 @@ pub struct AuthService {
     log: EventLog,
 }
 
-/// One line in the security log (target `warden::security`): who, which session, from where,
-/// which request. Never a password or a token.
-pub fn security_log(
-    event: &'static str,
-    outcome: &'static str,
-    user_id: Option<i64>,
-    session_id: Option<&str>,
-    client: &Client,
-) {
-    let client_ip = client.ip.map(tracing::field::display);
-    let request_id = client.request_id.as_deref();
-    if outcome == "ok" {
-        tracing::info!(target: "warden::security", event, outcome, user_id, session_id, client_ip, request_id);
-    } else {
-        tracing::warn!(target: "warden::security", event, outcome, user_id, session_id, client_ip, request_id);
-    }
-}
-
 /// `RATE_LIMITED` after `wait` seconds, counted in the metrics wherever a limit refuses.
 fn rate_limited(wait: u64) -> AppError {
     ::metrics::counter!(meter::RATE_LIMITED).increment(1);
@@ -109,6 +92,9 @@ impl AuthService {
     ///
     /// # Errors
     /// Internal when hashing fails.
+    // The login limits come in made, not built here from `login`: the event log that is
+    // handed in already holds them as a subscriber (an unlock clears them on every instance).
+    #[allow(clippy::too_many_arguments)]
     pub async fn new(
         db: DatabaseConnection,
         codec: Arc<TokenCodec>,
@@ -117,6 +103,7 @@ impl AuthService {
         log: EventLog,
         passwords: Passwords,
         login: &LoginConfig,
+        limits: LoginLimits,
     ) -> AppResult<Self> {
         Ok(Self {
             db,
@@ -124,7 +111,7 @@ impl AuthService {
             reuse_grace,
             csrf,
             log,
-            limits: LoginLimits::new(login.account_limit, login.ip_limit),
+            limits,
             account_limit: login.account_limit,
             address_limit: login.ip_limit,
             dummy_hash: passwords.dummy_hash().await?.into(),
@@ -308,10 +295,10 @@ impl AuthService {
                 Err(e) => Err(e),
             };
             match replaced {
-                Ok(true) => tracing::info!(
-                    target: "warden::security",
-                    user_id,
-                    "password re-hashed with the current argon2 parameters"
+                // Its own request is answered by now: no client to name.
+                Ok(true) => audit::record(
+                    Entry::new("password_rehashed", "ok", Actor::User(user_id)).account(user_id),
+                    &Client::default(),
                 ),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(user_id, error = %e, "password re-hash failed"),
@@ -403,7 +390,12 @@ impl AuthService {
         let user_agent = client.user_agent.clone();
         sessions::create(&txn, &sid, account.user.id, user_agent, &slot).await?;
         txn.commit().await?;
-        security_log("register", "ok", Some(account.user.id), Some(&sid), client);
+        audit::record(
+            Entry::new("register", "ok", Actor::Anonymous)
+                .account(account.user.id)
+                .session(Some(&sid)),
+            client,
+        );
         self.issue_pair(account, true, &sid, &slot)
     }
 
@@ -424,14 +416,21 @@ impl AuthService {
         let checked = self
             .login_check(&account, keys, email, password, client)
             .await;
-        let result = outcome(checked.as_ref().map(|_| ()));
+        let result = outcome(checked.0.as_ref().map(|_| ()));
         ::metrics::counter!(meter::LOGINS, "result" => result).increment(1);
+        let (checked, found) = checked;
         if checked.is_err() {
-            security_log("login", result, None, None, client);
+            audit::record(
+                Entry::new("login", result, Actor::Anonymous).account(found),
+                client,
+            );
         }
         let user = checked?;
         if user.disabled {
-            security_log("login", "disabled", Some(user.id), None, client);
+            audit::record(
+                Entry::new("login", "disabled", Actor::Anonymous).account(user.id),
+                client,
+            );
             return Err(AppError::AccountDisabled);
         }
         let grants = users::load_grants(&self.db, user.id).await?;
@@ -446,7 +445,10 @@ impl AuthService {
         )
         .await?;
         if !created {
-            security_log("login", "rate_limited", Some(user.id), None, client);
+            audit::record(
+                Entry::new("login", "rate_limited", Actor::Anonymous).account(user.id),
+                client,
+            );
             // Which limit it was takes one more statement, on this rare path only.
             let recorded = failures::count(&self.db, keys).await?;
             return Err(self
@@ -454,17 +456,17 @@ impl AuthService {
                 .unwrap_or_else(|| rate_limited(self.account_limit.window.as_secs().max(1))));
         }
         let issued = self.issue_pair(Account { user, grants }, true, &sid, &slot)?;
-        security_log(
-            "login",
-            "ok",
-            Some(issued.account.user.id),
-            issued.access.claims.sid.as_deref(),
+        audit::record(
+            Entry::new("login", "ok", Actor::Anonymous)
+                .account(issued.account.user.id)
+                .session(issued.access.claims.sid.as_deref()),
             client,
         );
         Ok(issued)
     }
 
-    /// Reserves, loads the user with its recorded failures (one statement), and checks.
+    /// Reserves, loads the user with its recorded failures (one statement), and checks; with
+    /// the id of the account the email names, when there is one (for the security log).
     async fn login_check(
         &self,
         account: &str,
@@ -472,8 +474,11 @@ impl AuthService {
         email: &str,
         password: SecretString,
         client: &Client,
-    ) -> AppResult<entity::user::Model> {
-        let tickets = self.reserve(account, client)?;
+    ) -> (AppResult<entity::user::Model>, Option<i64>) {
+        let tickets = match self.reserve(account, client) {
+            Ok(tickets) => tickets,
+            Err(e) => return (Err(e), None),
+        };
         let loaded =
             match failures::find_with_failures(&self.db, users::email_is(email), keys).await {
                 // An unknown email has no row to count along: the failure path asks apart.
@@ -485,12 +490,15 @@ impl AuthService {
             Ok(loaded) => loaded,
             Err(e) => {
                 tickets.release();
-                return Err(e);
+                return (Err(e), None);
             }
         };
-        self.check_password(tickets, keys, user.as_ref(), recorded, password)
-            .await?;
-        user.ok_or(AppError::InvalidCredentials)
+        let found = user.as_ref().map(|u| u.id);
+        let checked = self
+            .check_password(tickets, keys, user.as_ref(), recorded, password)
+            .await
+            .and_then(|()| user.ok_or(AppError::InvalidCredentials));
+        (checked, found)
     }
 
     /// Loads the token's user with its recorded failures, reserves and checks the password
@@ -522,11 +530,10 @@ impl AuthService {
             Err(e) => Err(e),
         };
         let result = outcome(checked.as_ref().map(|_| ()));
-        security_log(
-            event,
-            result,
-            claims.user_id(),
-            claims.sid.as_deref(),
+        audit::record(
+            Entry::new(event, result, Actor::of(claims.user_id()))
+                .account(claims.user_id())
+                .session(claims.sid.as_deref()),
             client,
         );
         checked
@@ -590,11 +597,10 @@ impl AuthService {
                 } else {
                     "no_account"
                 };
-                security_log(
-                    "refresh",
-                    outcome,
-                    Some(user_id),
-                    claims.sid.as_deref(),
+                audit::record(
+                    Entry::new("refresh", outcome, Actor::of(Some(user_id)))
+                        .account(user_id)
+                        .session(claims.sid.as_deref()),
                     client,
                 );
                 return Err(AppError::TokenRevoked);
@@ -624,7 +630,12 @@ impl AuthService {
 
         if self.past_max_age(&session) {
             self.end_session(sid, user_id).await?;
-            security_log("session_expired", "ended", Some(user_id), Some(sid), client);
+            audit::record(
+                Entry::new("session_expired", "ended", Actor::of(Some(user_id)))
+                    .account(user_id)
+                    .session(Some(sid)),
+                client,
+            );
             return Err(AppError::SessionExpired);
         }
 
@@ -664,14 +675,12 @@ impl AuthService {
             return self.issue_pair(account, false, sid, &successor);
         }
 
-        tracing::warn!(
-            target: "warden::security",
-            event = "refresh_reuse",
-            user_id,
-            session_id = sid,
-            client_ip = client.ip.map(tracing::field::display),
-            request_id = client.request_id.as_deref(),
-            "refresh token reuse detected; session revoked"
+        // A replay: the session ends (a stolen copy, or a tab offline past the grace).
+        audit::record(
+            Entry::new("refresh_reuse", "session_revoked", Actor::of(Some(user_id)))
+                .account(user_id)
+                .session(Some(sid)),
+            client,
         );
         ::metrics::counter!(meter::REUSE_DETECTED).increment(1);
         let txn = self.db.begin().await?;
@@ -827,6 +836,10 @@ mod tests {
             EventLog::default(),
             Passwords::default(),
             &LoginConfig::default(),
+            LoginLimits::new(
+                LoginConfig::default().account_limit,
+                LoginConfig::default().ip_limit,
+            ),
         )
         .await
         .expect("service");

@@ -276,7 +276,7 @@ impl Subscriber for RevocationState {
                         );
                     }
                 }
-                Change::ProfileChanged { .. } => {}
+                Change::ProfileChanged { .. } | Change::AccountUnlocked { .. } => {}
             }
         }
     }

@@ -98,6 +98,14 @@ impl Ticket {
     }
 }
 
+impl Limiter {
+    /// Forgets every failure counted for `key` (an operator unlocked it). Attempts in flight
+    /// keep their own windows and settle into a fresh one.
+    pub fn forget(&self, key: &str) {
+        self.windows.invalidate(key);
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.settle(true);
@@ -212,12 +220,29 @@ impl LoginLimits {
         Ok(Tickets { account, ip })
     }
 
+    /// Forgets the failures this instance counted for the account `key`.
+    pub fn forget_account(&self, key: &str) {
+        self.account.forget(key);
+    }
+
     /// Reserves an attempt for the client address alone (sign-up costs a hash too).
     ///
     /// # Errors
     /// The seconds to wait when the address limit is reached.
     pub fn reserve_ip(&self, ip: Option<IpAddr>) -> Result<Option<Ticket>, u64> {
         ip.map(|ip| self.ip.reserve(&address_key(ip))).transpose()
+    }
+}
+
+/// An unlock made anywhere (this instance, another, the CLI) clears this instance's memory of
+/// the account's failures, as the database's are cleared by the same change.
+impl crate::events::Subscriber for LoginLimits {
+    fn apply(&self, events: &[crate::events::Event]) {
+        for event in events {
+            if let crate::events::Change::AccountUnlocked { account, .. } = &event.change {
+                self.forget_account(account);
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
+    audit::{self, Actor, Entry},
     auth::{Client, admin, service::Issued},
     error::AppError,
     graphql::{
@@ -28,20 +29,25 @@ fn client<'a>(ctx: &Context<'a>) -> &'a Client {
     ctx.data_opt::<Client>().unwrap_or(&UNKNOWN)
 }
 
+/// Who is acting, for the security log: the user the caller's token names.
+fn actor(ctx: &Context<'_>) -> Actor {
+    Actor::of(guards::access_claims(ctx).ok().and_then(|c| c.user_id()))
+}
+
+/// An admin's change to `account` in the security log, by the caller, from its client.
+fn log_admin(ctx: &Context<'_>, event: &'static str, account: i64, detail: Option<&str>) {
+    let entry = Entry::new(event, "ok", actor(ctx)).account(account);
+    let entry = match detail {
+        Some(detail) => entry.detail(detail),
+        None => entry,
+    };
+    audit::record(entry, client(ctx));
+}
+
 /// A grant change in the security log: whose, by whom, the grants now held, from where.
 fn log_grants(ctx: &Context<'_>, event: &'static str, account: &Account) {
-    let by = guards::access_claims(ctx).ok().and_then(|c| c.user_id());
-    let client = client(ctx);
-    tracing::info!(
-        target: "warden::security",
-        event,
-        user_id = account.user.id,
-        by,
-        roles = ?account.grants.roles,
-        permissions = ?account.grants.permissions,
-        client_ip = client.ip.map(tracing::field::display),
-        request_id = client.request_id,
-    );
+    let grants = audit::grants_detail(&account.grants.roles, &account.grants.permissions);
+    log_admin(ctx, event, account.user.id, Some(&grants));
 }
 
 /// The payload for issued tokens; with cookie transport, also their cookies.
@@ -150,6 +156,17 @@ impl Mutation {
             .logout(claims, everywhere.unwrap_or(false))
             .await
             .api(ctx)?;
+        let event = if everywhere.unwrap_or(false) {
+            "logout_everywhere"
+        } else {
+            "logout"
+        };
+        audit::record(
+            Entry::new(event, "ended", actor(ctx))
+                .account(claims.user_id())
+                .session(claims.sid.as_deref()),
+            client(ctx),
+        );
         cookies::clear_tokens(ctx, &state.transport);
         Ok(true)
     }
@@ -315,6 +332,12 @@ impl Mutation {
         let account = admin::set_disabled(&state.db, recorder(state), id, disabled)
             .await
             .api(ctx)?;
+        let event = if disabled {
+            "user_disabled"
+        } else {
+            "user_enabled"
+        };
+        log_admin(ctx, event, id, None);
         Ok(User::seen_by_other(account))
     }
 
@@ -331,6 +354,7 @@ impl Mutation {
         let ended = admin::revoke_sessions(&state.db, recorder(state), id)
             .await
             .api(ctx)?;
+        log_admin(ctx, "sessions_revoked", id, Some(&format!("ended={ended}")));
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
@@ -347,6 +371,7 @@ impl Mutation {
         admin::delete(&state.db, recorder(state), id)
             .await
             .api(ctx)?;
+        log_admin(ctx, "user_deleted", id, None);
         Ok(true)
     }
 
@@ -362,6 +387,12 @@ impl Mutation {
             .revoke_session(claims, id.as_str())
             .await
             .api(ctx)?;
+        audit::record(
+            Entry::new("session_revoked", "ended", actor(ctx))
+                .account(claims.user_id())
+                .session(Some(id.as_str())),
+            client(ctx),
+        );
         Ok(true)
     }
 }

@@ -232,6 +232,11 @@ impl Served {
         }
     }
 
+    /// The server's `DATABASE_URL` (a SQLite file in its folder), for the CLI.
+    pub(crate) fn database_url(&self) -> String {
+        warden::testing::sqlite_url(self._dir.path(), "w.db")
+    }
+
     /// Stops the server and returns the rest of what it logged (standard output).
     pub(crate) async fn stop_and_read_log(mut self) -> String {
         use std::io::Read;

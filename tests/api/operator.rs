@@ -232,3 +232,139 @@ async fn the_start_up_line_is_json_under_the_json_log_format() {
         "{line}"
     );
 }
+
+backend_test! {
+    async fn user_unlock_lets_a_locked_out_account_sign_in_again_on_a_running_server(backend) {
+        let app = crate::support::spawn_app_with(backend, &[("WARDEN_LOGIN_LIMIT_ACCOUNT", "3/15m")]).await;
+        app.create_user("ana@example.com", &[], &[]).await;
+        let login = "mutation($p: String!) { login(email: \"ana@example.com\", password: $p) { accessToken } }";
+        // Someone guesses at Ana's address until the account is locked, on this instance.
+        for i in 0..3 {
+            let body = app.graphql(None, login, json!({ "p": format!("a wrong guess {i}") })).await;
+            assert_eq!(code(&body), "INVALID_CREDENTIALS");
+        }
+        assert_eq!(code(&app.graphql(None, login, json!({ "p": PASSWORD })).await), "RATE_LIMITED");
+        let out = cli(&app, &["user", "unlock", "--email", "ana@example.com"], None).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains("3 failed attempt(s) cleared"), "{}", stdout(&out));
+        // The running server forgets its own count too, within the lag bound.
+        let right = format!("mutation {{ login(email: \"ana@example.com\", password: \"{PASSWORD}\") {{ accessToken }} }}");
+        let body = app.eventually(None, &right, |b| b["data"]["login"]["accessToken"].is_string()).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+}
+
+/// Every security-relevant action lands in the security log through one function, from the
+/// API (with the client's address) and from the command line (`by=cli`).
+#[tokio::test]
+async fn the_security_log_records_api_and_cli_actions_with_the_account() {
+    let served = Served::start(&[
+        ("RUST_LOG", "warden::security=info,error"),
+        ("WARDEN_ADMIN_EMAIL", "root@example.com"),
+        ("WARDEN_ADMIN_PASSWORD", "a bootstrap password for root"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let post = |token: Option<String>, query: String| {
+        let client = client.clone();
+        let url = format!("{}/graphql", served.base);
+        async move {
+            let mut request = client.post(url).json(&json!({ "query": query }));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request
+                .send()
+                .await
+                .expect("answers")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        }
+    };
+    let login = |email: &str, password: &str| {
+        format!(
+            "mutation {{ login(email: \"{email}\", password: \"{password}\") {{ accessToken user {{ id }} }} }}"
+        )
+    };
+    let root = post(
+        None,
+        login("root@example.com", "a bootstrap password for root"),
+    )
+    .await;
+    let admin = root["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("admin token")
+        .to_owned();
+    let created = post(Some(admin.clone()), "mutation { createUser(email: \"bo@example.com\", password: \"bo's long passphrase\", name: \"Bo\") { id } }".into()).await;
+    let bo_id = created["data"]["createUser"]["id"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+    let failed = post(None, login("bo@example.com", "not bo's passphrase")).await;
+    assert_eq!(code(&failed), "INVALID_CREDENTIALS");
+    let bo = post(None, login("bo@example.com", "bo's long passphrase")).await;
+    let bo_token = bo["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("bo's token")
+        .to_owned();
+    assert_eq!(
+        post(Some(bo_token), "mutation { logout }".into()).await["data"]["logout"],
+        true
+    );
+    post(
+        Some(admin.clone()),
+        format!("mutation {{ setUserDisabled(userId: \"{bo_id}\", disabled: true) {{ id }} }}"),
+    )
+    .await;
+    post(
+        Some(admin.clone()),
+        format!("mutation {{ deleteUser(userId: \"{bo_id}\") }}"),
+    )
+    .await;
+
+    // The command line, against the same database.
+    let url = served.database_url();
+    let out = tokio::task::spawn_blocking(move || {
+        warden(
+            &url,
+            &["user", "revoke-sessions", "--email", "root@example.com"],
+            None,
+            &[("RUST_LOG", "warden::security=info")],
+        )
+    })
+    .await
+    .expect("ran");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cli_line = stderr(&out);
+    assert!(
+        cli_line.contains("sessions_revoked") && cli_line.contains("by=cli"),
+        "{cli_line}"
+    );
+    assert!(
+        stdout(&out).contains("session(s) of root@example.com ended"),
+        "the result stays on stdout"
+    );
+
+    let log = served.stop_and_read_log().await;
+    let line = |event: &str| {
+        log.lines()
+            .find(|l| l.contains("warden::security") && l.contains(&format!("event=\"{event}\"")))
+            .unwrap_or_else(|| panic!("no {event} line in:\n{log}"))
+            .to_owned()
+    };
+    let failed_line = log
+        .lines()
+        .find(|l| l.contains("event=\"login\"") && l.contains("outcome=\"failed\""))
+        .unwrap_or_else(|| panic!("a failed login line in:\n{log}"));
+    assert!(
+        failed_line.contains(&format!("user_id={bo_id}")),
+        "a failed login names the account: {failed_line}"
+    );
+    assert!(line("user_created").contains("roles=[]"));
+    assert!(line("logout").contains(&format!("user_id={bo_id}")));
+    assert!(line("user_disabled").contains(&format!("user_id={bo_id}")));
+    assert!(line("user_deleted").contains(&format!("user_id={bo_id}")));
+    assert!(!log.contains(&admin), "no token in the log");
+    assert!(!log.contains("passphrase"), "no password in the log");
+}
