@@ -8,7 +8,11 @@
 //! and without `JWT_COOKIE_DOMAIN`, for the app page served from `app.example.test` by
 //! [`serve_app_pages`]. Chromium maps `*.example.test` to 127.0.0.1.
 
-use std::path::Path;
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::Mutex,
+};
 
 use axum::{
     Router,
@@ -22,6 +26,34 @@ use serde_json::json;
 use crate::support::{Backend, PASSWORD, TestApp, spawn_app_with};
 
 const EMAIL: &str = "ana@example.com";
+
+/// `tests/browser` with its npm packages installed (playwright-core for this test, jose for
+/// `verify_tokens`): `npm ci` runs once per test run, and again whenever package-lock.json
+/// has changed since the last install. `Err` when node or npm cannot run or the install fails.
+pub(crate) fn node_project() -> Result<PathBuf, String> {
+    static READY: Mutex<bool> = Mutex::new(false);
+    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if *ready {
+        return Ok(dir);
+    }
+    let lock = std::fs::read_to_string(dir.join("package-lock.json"))
+        .map_err(|e| format!("tests/browser/package-lock.json: {e}"))?;
+    let stamp = dir.join("node_modules/.warden-installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lock.as_str()) {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .map_err(|e| format!("npm did not start (install nodejs and npm): {e}"))?;
+        if !status.success() {
+            return Err(format!("npm ci in tests/browser failed ({status})"));
+        }
+        std::fs::write(&stamp, &lock).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    }
+    *ready = true;
+    Ok(dir)
+}
 
 /// `http://127.0.0.1:PORT` as `http://auth.example.test:PORT`.
 fn as_auth_host(app: &TestApp) -> String {
@@ -52,7 +84,10 @@ async fn app_page(State(cases): State<Cases>, UrlPath(path): UrlPath<String>) ->
     if file == "index.html" {
         let empty = r#"<meta name="warden-url" content="">"#;
         assert!(body.contains(empty), "index.html keeps {empty}");
-        body = body.replace(empty, &format!(r#"<meta name="warden-url" content="{warden}">"#));
+        body = body.replace(
+            empty,
+            &format!(r#"<meta name="warden-url" content="{warden}">"#),
+        );
     }
     let socket = warden.replace("http://", "ws://");
     let policy = format!(
@@ -117,7 +152,11 @@ async fn the_example_app_graphiql_and_a_foreign_origin_behave_as_promised_in_chr
     ];
     let shared = spawn_app_with(
         Backend::Sqlite,
-        &[cross_host.as_slice(), &[("JWT_COOKIE_DOMAIN", "example.test")]].concat(),
+        &[
+            cross_host.as_slice(),
+            &[("JWT_COOKIE_DOMAIN", "example.test")],
+        ]
+        .concat(),
     )
     .await;
     let host_only = spawn_app_with(Backend::Sqlite, &cross_host).await;
@@ -132,16 +171,10 @@ async fn the_example_app_graphiql_and_a_foreign_origin_behave_as_promised_in_chr
         ],
     );
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !dir.join("node_modules/playwright-core").exists() {
-        let installed = tokio::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .await
-            .expect("npm runs (install nodejs and npm)");
-        assert!(installed.success(), "npm ci in tests/browser");
-    }
+    let dir = tokio::task::spawn_blocking(node_project)
+        .await
+        .expect("ran")
+        .unwrap_or_else(|e| panic!("{e}"));
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-artifacts");
     let config = json!({
         "email": EMAIL,

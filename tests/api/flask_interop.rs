@@ -39,8 +39,9 @@ fn run(command: &mut Command) -> Result<String, String> {
     }
 }
 
-/// The interpreter with Flask-JWT-Extended, made once per test run; `None` when Python is absent.
-fn python() -> Option<PathBuf> {
+/// The interpreter with Flask-JWT-Extended (and PyJWT with `cryptography`, for the snippets of
+/// docs/verify-tokens.md), made once per test run; `None` when Python is absent.
+pub(crate) fn python() -> Option<PathBuf> {
     static READY: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(python) = ready.as_ref() {
