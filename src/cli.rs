@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use crate::{
     auth::{admin, tokens::TokenCodec},
     config::Config,
+    database,
     events::EventLog,
     startup::{self, Application, StartupError},
     users::{self, NewUser},
@@ -77,6 +78,28 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// List accounts: id, email, name, grants, disabled.
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an account: its tokens die at once (the last enabled admin cannot be deleted).
+    Delete {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// The operator's break-glass: set an account's password (read from standard input; the
+    /// password policy applies) and end every session of the account.
+    SetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (never from the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 /// `warden user create`.
@@ -124,14 +147,14 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         }
         Command::Serve => serve(Config::from_env()?).await,
         Command::Migrate => {
-            let config = Config::from_env()?;
-            startup::connect_and_migrate(&config.database_url).await?;
+            let config = Config::for_administration()?;
+            database::open_and_migrate(&config.database_url).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::User(command) => {
-            let config = Config::from_env()?;
-            let db = startup::connect_and_migrate(&config.database_url).await?;
+            let config = Config::for_administration()?;
+            let db = database::open_and_migrate(&config.database_url).await?;
             // Changes are logged as events (no subscribers here): running servers tail them.
             let log = EventLog::default();
             let remember_until = TokenCodec::new(&config.jwt)?.outlives_now();
@@ -211,6 +234,23 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                         .map_err(user_error)?;
                     println!("{ended} session(s) of {email} ended");
                 }
+                UserCommand::List { json } => list(&db, json).await?,
+                UserCommand::Delete { email } => {
+                    let user = find(&db, &email).await?;
+                    admin::delete(&db, recorder, user)
+                        .await
+                        .map_err(user_error)?;
+                    println!("deleted {}", email.trim());
+                }
+                UserCommand::SetPassword { email, .. } => {
+                    let user = find(&db, &email).await?;
+                    let password = read_password_line()?;
+                    let passwords = crate::password::Passwords::new(&config.login);
+                    let ended = admin::set_password(&db, recorder, &passwords, user, password)
+                        .await
+                        .map_err(user_error)?;
+                    println!("password of {} set; {ended} session(s) ended", email.trim());
+                }
             }
             db.close().await.ok();
             Ok(())
@@ -238,6 +278,52 @@ async fn set_disabled(
     Ok(())
 }
 
+/// `user list`: every account, a page at a time, as a table or JSON Lines.
+async fn list(db: &sea_orm::DatabaseConnection, json: bool) -> Result<(), StartupError> {
+    const PAGE: u64 = 500;
+    let mut after = None;
+    if !json {
+        println!(
+            "{:>6}  {:<32} {:<20} {:<8} {:<20} PERMISSIONS",
+            "ID", "EMAIL", "NAME", "DISABLED", "ROLES"
+        );
+    }
+    loop {
+        let page = users::page(db, after, PAGE)
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+        for account in &page {
+            let user = &account.user;
+            if json {
+                let line = serde_json::json!({
+                    "id": user.id,
+                    "email": user.email,
+                    "name": user.name,
+                    "roles": account.grants.roles,
+                    "permissions": account.grants.permissions,
+                    "disabled": user.disabled,
+                    "created_at": user.created_at.unix_timestamp(),
+                });
+                println!("{line}");
+            } else {
+                println!(
+                    "{:>6}  {:<32} {:<20} {:<8} {:<20} {}",
+                    user.id,
+                    user.email,
+                    user.name,
+                    if user.disabled { "yes" } else { "no" },
+                    account.grants.roles.join(","),
+                    account.grants.permissions.join(",")
+                );
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() as u64 == PAGE => after = Some(last.user.id),
+            _ => return Ok(()),
+        }
+    }
+}
+
 async fn find(db: &sea_orm::DatabaseConnection, email: &str) -> Result<i64, StartupError> {
     users::find_by_email(db, email)
         .await
@@ -246,7 +332,44 @@ async fn find(db: &sea_orm::DatabaseConnection, email: &str) -> Result<i64, Star
         .ok_or_else(|| StartupError::Other(format!("no user with email {:?}", email.trim())))
 }
 
+/// The start-up line on standard output: the address to open. A JSON object under
+/// `WARDEN_LOG_FORMAT=json`, so that a log shipper reading the output finds no plain line; it
+/// is printed whatever `RUST_LOG` filters, since operators and scripts look for it.
+fn print_listening(addr: std::net::SocketAddr, playground: bool) {
+    let what = if playground {
+        "GraphQL and GraphiQL"
+    } else {
+        "GraphQL"
+    };
+    match crate::config::LogFormat::from_env() {
+        Ok(crate::config::LogFormat::Json) => {
+            let timestamp = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let line = serde_json::json!({
+                "timestamp": timestamp,
+                "level": "INFO",
+                "target": "warden",
+                "fields": {
+                    "message": format!("Warden listening on http://{addr}"),
+                    "address": format!("http://{addr}"),
+                    "graphql": format!("http://{addr}/graphql"),
+                    "graphiql": playground,
+                },
+            });
+            println!("{line}");
+        }
+        _ => println!("Warden listening on http://{addr}  ({what}: http://{addr}/graphql)"),
+    }
+}
+
 async fn serve(config: Config) -> Result<(), StartupError> {
+    let set: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    for warning in config.warnings(set.iter().map(String::as_str)) {
+        tracing::warn!("{warning}");
+    }
     if config.key_is_ephemeral() {
         tracing::warn!(
             "JWT_SECRET_KEY is not set: using a random key for this process; every token dies when it stops"
@@ -255,14 +378,7 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let playground = config.playground;
     let app = Application::build(config).await?;
     let addr = app.local_addr();
-    tracing::info!(%addr, "listening");
-    if playground {
-        println!(
-            "Warden listening on http://{addr}  (GraphQL and GraphiQL: http://{addr}/graphql)"
-        );
-    } else {
-        println!("Warden listening on http://{addr}  (GraphQL: http://{addr}/graphql)");
-    }
+    print_listening(addr, playground);
     app.run_until(startup::shutdown_signal())
         .await
         .map_err(|e| StartupError::Other(format!("server error: {e}")))

@@ -1,7 +1,8 @@
 //! Warden: a token-aware GraphQL API server for identity and access.
 //!
 //! A tour, in the order a request meets the code:
-//! - [`config`] reads every setting once at start; [`startup`] opens the database, applies
+//! - [`config`] reads every setting once at start; [`startup`] opens the database ([`database`]
+//!   words a bad `DATABASE_URL` for the operator), applies
 //!   [`migration`]s, creates the bootstrap admin, loads the event log and binds the listeners.
 //! - [`http`] (axum) receives the request: transport checks (media types, JSON, size), then its
 //!   admission (one for HTTP requests and WebSocket operations alike) has
@@ -35,6 +36,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod database;
 pub mod error;
 pub mod events;
 pub mod graphql;

@@ -30,6 +30,8 @@ pub const HASH_SATURATED: &str = "warden_password_hash_saturated_total";
 pub const FEED_AGE: &str = "warden_event_feed_age_seconds";
 /// Seconds between an event's commit (writer's clock) and its application here.
 pub const FEED_DELAY: &str = "warden_event_feed_delay_seconds";
+/// Event-log rows of kinds this version does not know (written by a newer one), skipped.
+pub const FEED_UNKNOWN: &str = "warden_event_feed_unknown_total";
 /// Cache lookups, by `cache` and `result` (hit, miss).
 pub const CACHE: &str = "warden_cache_requests_total";
 /// Open authenticated WebSocket connections (see [`crate::auth::live`]).

@@ -5,15 +5,12 @@
 use std::{
     future::Future,
     net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::AtomicU64},
     time::Duration,
 };
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -23,6 +20,7 @@ use crate::{
     },
     clock::now_secs,
     config::{Config, ConfigError, MetricsExposure},
+    database,
     error::AppError,
     events::{self, EventLog},
     graphql::{self, ApiState},
@@ -47,7 +45,10 @@ pub enum StartupError {
     /// A configuration value is unusable.
     #[error("configuration error: {0}")]
     Config(#[from] ConfigError),
-    /// The database could not be opened or migrated.
+    /// `DATABASE_URL` is malformed or names a database that cannot be reached or opened.
+    #[error(transparent)]
+    DatabaseUrl(#[from] crate::database::OpenError),
+    /// The database could not be migrated or read at start.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
     /// The bootstrap admin could not be created.
@@ -66,55 +67,6 @@ pub enum StartupError {
     },
 }
 
-/// A statement slower than this is logged (without its parameters).
-const SLOW_STATEMENT: Duration = Duration::from_millis(500);
-
-/// Opens the database with logging of statements off (sqlx logs every one at INFO).
-///
-/// # Errors
-/// The database cannot be opened.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
-    connect_counted(url, Arc::new(AtomicU64::new(0))).await
-}
-
-/// [`connect`], counting every statement run into `statements` and logging slow ones.
-///
-/// # Errors
-/// The database cannot be opened.
-pub async fn connect_counted(
-    url: &str,
-    statements: Arc<AtomicU64>,
-) -> Result<DatabaseConnection, sea_orm::DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
-    let mut db = Database::connect(options).await?;
-    db.set_metric_callback(move |info| {
-        statements.fetch_add(1, Ordering::Relaxed);
-        if info.elapsed > SLOW_STATEMENT {
-            // The SQL text only: parameters may hold personal data.
-            tracing::warn!(elapsed_ms = info.elapsed.as_millis(), sql = %info.statement.sql, "slow statement");
-        }
-    });
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // WAL lets readers run while one connection writes; the file keeps the setting.
-        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-    }
-    Ok(db)
-}
-
-/// Opens the database and applies pending migrations.
-///
-/// # Errors
-/// The database cannot be opened or migrated.
-pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
-    let db = connect(url).await?;
-    Migrator::up(&db, None).await?;
-    Ok(db)
-}
-
 /// A built, bound, not yet serving application.
 pub struct Application {
     listener: TcpListener,
@@ -130,27 +82,8 @@ pub struct Application {
     leeway: i64,
     live: Arc<LiveEvents>,
     hashes: Arc<HashGauge>,
-    account_window: Duration,
-}
-
-/// The event feed reads on a connection of its own: a pool saturated by requests cannot
-/// delay it into failing closed, and its polling is not counted with the requests'
-/// statements. An in-memory SQLite database exists once per connection pool, so it shares.
-async fn feed_connection(
-    url: &str,
-    main: &DatabaseConnection,
-) -> Result<DatabaseConnection, sea_orm::DbErr> {
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        return Ok(main.clone());
-    }
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .max_connections(2)
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
-    Database::connect(options).await
+    /// The login limits' windows (account, address): failures older than these are pruned.
+    limit_windows: (Duration, Duration),
 }
 
 impl Application {
@@ -167,7 +100,7 @@ impl Application {
             None => Messages::default(),
         };
         let statements = Arc::new(AtomicU64::new(0));
-        let db = connect_counted(&config.database_url, statements.clone()).await?;
+        let db = database::open(&config.database_url, statements.clone()).await?;
         Migrator::up(&db, None).await?;
 
         if config.login.argon2.below_owasp_floor() {
@@ -202,7 +135,7 @@ impl Application {
             state.clone(),
         ));
         let log = EventLog::new(vec![state.clone(), profiles.clone(), live.clone()]);
-        let feed_db = feed_connection(&config.database_url, &db).await?;
+        let feed_db = database::feed_connection(&config.database_url, &db).await?;
         let feed = Feed::load(feed_db, log.clone(), state.clone())
             .await
             .map_err(|e| StartupError::Other(format!("loading the event log: {e}")))?;
@@ -292,7 +225,10 @@ impl Application {
             addr,
             statements,
             hashes: passwords.gauge(),
-            account_window: config.login.account_limit.window,
+            limit_windows: (
+                config.login.account_limit.window,
+                config.login.ip_limit.window,
+            ),
             feed,
             metrics,
             metrics_addr,
@@ -339,7 +275,7 @@ impl Application {
             tokio::spawn(prune_forever(
                 self.db.clone(),
                 self.leeway,
-                self.account_window,
+                self.limit_windows,
             )),
             tokio::spawn(self.feed.run()),
         ];
@@ -375,7 +311,7 @@ impl Application {
 }
 
 /// Deletes revocation entries for expired tokens and long-dead sessions, hourly.
-async fn prune_forever(db: DatabaseConnection, leeway: i64, account_window: Duration) {
+async fn prune_forever(db: DatabaseConnection, leeway: i64, limit_windows: (Duration, Duration)) {
     // The first round runs one period after start, not at start.
     let mut every =
         tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
@@ -392,8 +328,11 @@ async fn prune_forever(db: DatabaseConnection, leeway: i64, account_window: Dura
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning revocation entries failed"),
         }
-        let before_ms = failures::window_start_ms(now.saturating_mul(1000), account_window);
-        match failures::prune(&db, before_ms).await {
+        let now_ms = now.saturating_mul(1000);
+        let (account_window, address_window) = limit_windows;
+        let account_before = failures::window_start_ms(now_ms, account_window);
+        let address_before = failures::window_start_ms(now_ms, address_window);
+        match failures::prune(&db, account_before, address_before).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "old login failures deleted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning login failures failed"),

@@ -21,8 +21,8 @@ use crate::{
     },
     clock::now_secs,
     config::{JwtConfig, SigningKey},
+    database::connect_and_migrate,
     password::Passwords,
-    startup::connect_and_migrate,
     users::{self, Grants, NewUser},
 };
 

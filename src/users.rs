@@ -535,6 +535,21 @@ pub async fn count(db: &DatabaseConnection) -> AppResult<u64> {
     Ok(user::Entity::find().count(db).await?)
 }
 
+/// The ids of the disabled accounts (what the revocation state holds from start).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn disabled_ids(db: &impl ConnectionTrait) -> AppResult<Vec<i64>> {
+    use sea_orm::QuerySelect;
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Disabled.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// A page of accounts in id order, after `after` (exclusive), at most `limit` long.
 ///
 /// # Errors

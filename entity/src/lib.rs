@@ -1,6 +1,7 @@
 //! SeaORM entities: one module per table. These are persistence only; the GraphQL layer has
 //! its own types converted from them.
 
+pub mod address_failure;
 pub mod auth_event;
 pub mod login_failure;
 pub mod prelude;

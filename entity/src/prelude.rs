@@ -1,5 +1,6 @@
 //! The entities under short names, for `use entity::prelude::*`.
 
+pub use super::address_failure::Entity as AddressFailure;
 pub use super::auth_event::Entity as AuthEvent;
 pub use super::login_failure::Entity as LoginFailure;
 pub use super::revoked_token::Entity as RevokedToken;

@@ -10,6 +10,7 @@ mod m20261129_000004_create_revoked_tokens;
 mod m20261201_000005_create_auth_events;
 mod m20261201_000006_create_login_failures;
 mod m20261201_000010_add_user_disabled;
+mod m20261206_000011_create_address_failures;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_create_auth_events::Migration),
             Box::new(m20261201_000006_create_login_failures::Migration),
             Box::new(m20261201_000010_add_user_disabled::Migration),
+            Box::new(m20261206_000011_create_address_failures::Migration),
         ]
     }
 }

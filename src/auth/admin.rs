@@ -1,5 +1,5 @@
 //! What admins can do to other accounts: disable and enable them, end their sessions, delete
-//! them. Each change commits with its events, so the account's tokens are refused on every
+//! them, and (the operator's break-glass, from the command line only) set their password. Each change commits with its events, so the account's tokens are refused on every
 //! instance (at once here, within `WARDEN_REVOCATION_MAX_LAG` elsewhere) and its open
 //! subscriptions close. The last enabled admin cannot be disabled or deleted.
 //!
@@ -16,6 +16,7 @@ use crate::{
     auth::sessions,
     error::{AppError, AppResult},
     events::{Change, EventLog},
+    password::{Owner, Passwords},
     users::{self, Account},
 };
 
@@ -134,4 +135,47 @@ pub async fn delete(
     txn.commit().await?;
     recorder.log.committed(pending);
     Ok(())
+}
+
+/// Sets a user's password (the policy applies) and ends every session of the account, in one
+/// transaction: whoever held the old password, or a token from it, is out. An administrator
+/// never sets another user's password through the API; this is the operator's way in when
+/// nothing else works.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown user, `BAD_USER_INPUT` for a password the policy refuses,
+/// `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
+pub async fn set_password(
+    db: &DatabaseConnection,
+    recorder: Recorder<'_>,
+    passwords: &Passwords,
+    user_id: i64,
+    password: secrecy::SecretString,
+) -> AppResult<u64> {
+    let user = users::find_by_id(db, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    passwords.check_policy(
+        secrecy::ExposeSecret::expose_secret(&password),
+        Owner {
+            email: &user.email,
+            name: &user.name,
+        },
+    )?;
+    let hash = passwords.hash(password).await?;
+    let txn = db.begin().await?;
+    lock_user(&txn, user_id).await?;
+    users::set_password_hash(&txn, user, hash).await?;
+    let ended = sessions::revoke_all(&txn, user_id, None).await?;
+    let count = ended.len() as u64;
+    let pending = recorder
+        .log
+        .append(
+            &txn,
+            Change::sessions_revoked(user_id, ended, recorder.remember_until),
+        )
+        .await?;
+    txn.commit().await?;
+    recorder.log.committed(pending);
+    Ok(count)
 }

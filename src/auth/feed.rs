@@ -10,6 +10,17 @@
 //! Each successful read confirms the state current as of the moment the read began; a feed
 //! that cannot read for longer than `WARDEN_REVOCATION_MAX_LAG` leaves the state stale, and
 //! the guards fail closed until it reads again.
+//!
+//! The feed never stalls silently (contract section 6). A row of a kind this version does not
+//! know (a newer version wrote it during a rolling upgrade) is skipped with a warning and
+//! counted in `warden_event_feed_unknown_total`: this version has nothing to act on in it, and
+//! stopping there would stop every revocation after it. A row it should read and cannot (a
+//! known kind whose columns do not fit it, a value of the wrong type) is different: it may be
+//! a revocation, so skipping it could let a revoked token through. The feed applies the rows
+//! before it, stops there, logs it, and confirms nothing until it can be read (fixed or
+//! deleted by an operator), so the state goes stale and the guards and `/readyz` fail closed.
+//! At start, such a row does not stop the process: it starts unready and recovers the same
+//! way.
 
 use std::{
     sync::Arc,
@@ -21,15 +32,56 @@ use sea_orm::{DatabaseConnection, DbBackend, sqlx::postgres::PgListener};
 use crate::{
     auth::state::RevocationState,
     clock::now_secs,
-    error::AppResult,
-    events::{self, EventLog},
-    meter,
+    error::{AppError, AppResult},
+    events::{self, EventLog, Page, Unreadable},
+    meter, users,
 };
 
 /// Most events read in one round.
 const PAGE: u64 = 1_000;
 /// How often expired entries are dropped from memory.
 const PRUNE_MEMORY_EVERY: Duration = Duration::from_secs(60);
+
+/// Why a round ended without confirming the state.
+#[derive(Debug)]
+enum Stall {
+    /// The log could not be read at all.
+    Database(AppError),
+    /// A row could not be read; nothing after it is applied until it can be.
+    Unreadable(Unreadable),
+}
+
+impl Stall {
+    /// What the stall is about, to log it once rather than every round.
+    fn key(&self) -> StallKey {
+        match self {
+            Self::Database(_) => StallKey::Database,
+            Self::Unreadable(row) => StallKey::Row(row.id),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            Self::Database(e) => tracing::warn!(
+                error = %e,
+                "event feed cannot read the log; guarded fields fail closed once it lags"
+            ),
+            Self::Unreadable(row) => tracing::error!(
+                event_id = row.id,
+                reason = %row.reason,
+                "event feed stopped at an event it cannot read; guarded fields fail closed and \
+                 /readyz answers 503 until the row can be read (fix or delete it in auth_events)"
+            ),
+        }
+    }
+}
+
+/// A stall already logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StallKey {
+    Database,
+    Row(Option<i64>),
+}
 
 /// Tails the event log into the subscribers of one [`EventLog`].
 pub struct Feed {
@@ -38,10 +90,14 @@ pub struct Feed {
     state: Arc<RevocationState>,
     cursor: i64,
     poll: Duration,
+    /// The stall last logged, while it lasts.
+    stalled: Option<StallKey>,
 }
 
 impl Feed {
-    /// Loads every event in the log, applies it, and confirms the state current.
+    /// Holds the disabled accounts, loads every event in the log, applies it, and confirms
+    /// the state current. At a row it cannot read, it stops there and leaves the state
+    /// unconfirmed (the instance starts unready and [`Self::run`] keeps trying).
     ///
     /// # Errors
     /// `SERVICE_UNAVAILABLE` when the database fails.
@@ -58,8 +114,16 @@ impl Feed {
             state,
             cursor: 0,
             poll,
+            stalled: None,
         };
-        feed.catch_up().await?;
+        // Before the log: every event in it is newer than what the table says now.
+        let disabled = users::disabled_ids(&feed.db).await?;
+        feed.state.hold_disabled(disabled);
+        match feed.catch_up().await {
+            Ok(()) => {}
+            Err(Stall::Database(e)) => return Err(e),
+            Err(stall) => feed.stalled(&stall),
+        }
         feed.report_age();
         Ok(feed)
     }
@@ -79,28 +143,62 @@ impl Feed {
         self.cursor
     }
 
-    /// Reads and applies every event after the cursor, then confirms the state.
-    async fn catch_up(&mut self) -> AppResult<()> {
+    /// Reads and applies every event after the cursor, then confirms the state; stops at a
+    /// row it cannot read, having applied the rows before it.
+    async fn catch_up(&mut self) -> Result<(), Stall> {
         let started = Instant::now();
         loop {
-            let events = events::read_after(&self.db, self.cursor, PAGE).await?;
-            let Some(last) = events.last() else { break };
-            self.cursor = last.id;
-            let now_ms = crate::clock::now_ms();
-            for event in &events {
-                if event.created_at_ms > 0 {
-                    #[allow(clippy::cast_precision_loss)]
-                    let delay = (now_ms - event.created_at_ms).max(0) as f64 / 1000.0;
-                    ::metrics::histogram!(meter::FEED_DELAY).record(delay);
-                }
+            let page = events::read_after(&self.db, self.cursor, PAGE)
+                .await
+                .map_err(Stall::Database)?;
+            self.apply(&page);
+            if let Some(last) = page.last {
+                self.cursor = last;
             }
-            self.log.dispatch(&events);
-            if (events.len() as u64) < PAGE {
+            if let Some(row) = page.unreadable {
+                return Err(Stall::Unreadable(row));
+            }
+            if !page.full {
                 break;
             }
         }
         self.state.confirm(started);
         Ok(())
+    }
+
+    /// Hands a page's events to the subscribers; counts and reports the rows it skipped.
+    fn apply(&self, page: &Page) {
+        let now_ms = crate::clock::now_ms();
+        for event in &page.events {
+            if event.created_at_ms > 0 {
+                #[allow(clippy::cast_precision_loss)]
+                let delay = (now_ms - event.created_at_ms).max(0) as f64 / 1000.0;
+                ::metrics::histogram!(meter::FEED_DELAY).record(delay);
+            }
+        }
+        self.log.dispatch(&page.events);
+        if page.unknown.is_empty() {
+            return;
+        }
+        ::metrics::counter!(meter::FEED_UNKNOWN).increment(page.unknown_count());
+        for (kind, count) in &page.unknown {
+            // One line per kind and page, not per row: a newer version may write many.
+            tracing::warn!(
+                kind = %kind,
+                count,
+                up_to_event_id = page.last,
+                "skipped events of a kind this version does not know (written by a newer version?)"
+            );
+        }
+    }
+
+    /// Logs a stall once, when it starts or changes.
+    fn stalled(&mut self, stall: &Stall) {
+        let key = stall.key();
+        if self.stalled != Some(key) {
+            stall.log();
+            self.stalled = Some(key);
+        }
     }
 
     /// Publishes how old the confirmed state is (also after a failed read: the gauge then
@@ -118,7 +216,6 @@ impl Feed {
             _ => None,
         };
         let mut last_prune = Instant::now();
-        let mut failing = false;
         loop {
             match &mut listener {
                 Some(l) => {
@@ -134,16 +231,12 @@ impl Feed {
                 None => tokio::time::sleep(self.poll).await,
             }
             match self.catch_up().await {
-                Ok(()) if failing => {
-                    failing = false;
-                    tracing::info!("event feed recovered");
+                Ok(()) => {
+                    if self.stalled.take().is_some() {
+                        tracing::info!("event feed recovered");
+                    }
                 }
-                Ok(()) => {}
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(error = %e, "event feed cannot read the log; guarded fields fail closed once it lags");
-                }
-                Err(_) => {}
+                Err(stall) => self.stalled(&stall),
             }
             self.report_age();
             if last_prune.elapsed() >= PRUNE_MEMORY_EVERY {

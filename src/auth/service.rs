@@ -16,7 +16,9 @@ use secrecy::SecretString;
 
 use crate::{
     auth::{
-        Client, failures, revocation,
+        Client,
+        failures::{self, Keys, Recorded},
+        revocation,
         sessions::{self, RefreshSlot},
         throttle::{self, LoginLimits, Tickets},
         tokens::{Claims, NewToken, SignedToken, TokenCodec},
@@ -51,10 +53,13 @@ pub struct AuthService {
     dummy_hash: Arc<str>,
     /// Tokens carry a `csrf` claim (cookie transport).
     csrf: bool,
-    /// Password-check limits per account and per client address (this instance's view).
+    /// Password-check limits per account and per client address (this instance's view, with
+    /// attempts reserved before hashing).
     limits: LoginLimits,
     /// The per-account limit, which the database makes hold across instances.
     account_limit: Limit,
+    /// The per-address limit, which the database makes hold across instances.
+    address_limit: Limit,
     /// Password policy and the hashing gate.
     passwords: Passwords,
     /// Absolute session lifetime (`WARDEN_SESSION_MAX_AGE`).
@@ -121,6 +126,7 @@ impl AuthService {
             log,
             limits: LoginLimits::new(login.account_limit, login.ip_limit),
             account_limit: login.account_limit,
+            address_limit: login.ip_limit,
             dummy_hash: passwords.dummy_hash().await?.into(),
             passwords,
             session_max_age: login.session_max_age,
@@ -228,33 +234,43 @@ impl AuthService {
             .map_err(rate_limited)
     }
 
-    /// The start of the account limit's window, Unix milliseconds.
-    fn window_start_ms(&self) -> i64 {
-        failures::window_start_ms(now_ms(), self.account_limit.window)
+    /// What an attempt on `account` from `address` is counted against in the database, with
+    /// each limit's window as of now.
+    fn keys<'a>(&self, account: Option<&'a str>, address: Option<&'a str>) -> Keys<'a> {
+        let now = now_ms();
+        Keys {
+            account,
+            account_since: failures::window_start_ms(now, self.account_limit.window),
+            address,
+            address_since: failures::window_start_ms(now, self.address_limit.window),
+        }
     }
 
-    /// The account's limit is reached (by the database's count): wait out its window.
-    fn limited(&self) -> AppError {
-        rate_limited(self.account_limit.window.as_secs().max(1))
+    /// `RATE_LIMITED` when `recorded` failures reach a limit: wait out its window.
+    fn limited(&self, recorded: Recorded) -> Option<AppError> {
+        recorded
+            .reached(self.account_limit, self.address_limit)
+            .map(|limit| rate_limited(limit.window.as_secs().max(1)))
     }
 
     /// Checks a password with reserved `tickets`; unknown users cost the same as wrong
-    /// passwords. `recorded` is the account's failures in the database (every instance's):
-    /// at the limit, the check is refused before hashing.
+    /// passwords. `recorded` is what the database counted for `keys` (every instance's): at
+    /// a limit, the check is refused before hashing.
     ///
     /// A failure is recorded in the database and told as `INVALID_CREDENTIALS` only while the
-    /// account's count, this failure included, is within the limit (see [`failures`]).
+    /// counts, this failure included, are within the limits (see [`failures`]). A right
+    /// password is not re-counted here: the caller does it, with the write it guards.
     async fn check_password(
         &self,
         tickets: Tickets,
-        account: &str,
+        keys: Keys<'_>,
         user: Option<&entity::user::Model>,
-        recorded: u64,
+        recorded: Recorded,
         password: SecretString,
     ) -> AppResult<()> {
-        if recorded >= u64::from(self.account_limit.max) {
+        if let Some(limited) = self.limited(recorded) {
             tickets.release();
-            return Err(self.limited());
+            return Err(limited);
         }
         let phc = user.map_or_else(|| self.dummy_hash.to_string(), |u| u.password_hash.clone());
         self.password_checks.fetch_add(1, Ordering::Relaxed);
@@ -274,13 +290,10 @@ impl AuthService {
             return Ok(());
         }
         tickets.fail();
-        let now = now_ms();
-        let count = failures::record(&self.db, account, now, self.window_start_ms()).await?;
-        if count > u64::from(self.account_limit.max) {
-            Err(self.limited())
-        } else {
-            Err(AppError::InvalidCredentials)
-        }
+        let counted = failures::record(&self.db, keys, now_ms()).await?;
+        Err(self
+            .limited(counted.before_this_one())
+            .unwrap_or(AppError::InvalidCredentials))
     }
 
     /// Re-hashes a right password whose stored hash has other parameters, after the answer;
@@ -350,18 +363,36 @@ impl AuthService {
     /// limit, `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
     pub async fn register(&self, new: users::NewUser, client: &Client) -> AppResult<Issued> {
         let ticket = self.limits.reserve_ip(client.ip).map_err(rate_limited)?;
+        let give_back = |ticket: Option<throttle::Ticket>| {
+            if let Some(ticket) = ticket {
+                ticket.release();
+            }
+        };
+        let address = client.ip.map(throttle::address_key);
+        let keys = self.keys(None, address.as_deref());
+        if address.is_some() {
+            let limited = match failures::count(&self.db, keys).await {
+                Ok(recorded) => self.limited(recorded),
+                Err(e) => Some(e),
+            };
+            if let Some(e) = limited {
+                give_back(ticket);
+                return Err(e);
+            }
+        }
         let prepared = match users::prepare(&self.db, &self.passwords, new).await {
             Ok(prepared) => {
-                // The hash was computed: it counts.
+                // The hash was computed: it counts, here and for every instance.
                 if let Some(ticket) = ticket {
                     ticket.fail();
+                }
+                if address.is_some() {
+                    failures::record(&self.db, keys, now_ms()).await?;
                 }
                 prepared
             }
             Err(e) => {
-                if let Some(ticket) = ticket {
-                    ticket.release();
-                }
+                give_back(ticket);
                 return Err(e);
             }
         };
@@ -388,7 +419,11 @@ impl AuthService {
         client: &Client,
     ) -> AppResult<Issued> {
         let account = throttle::account_key(email);
-        let checked = self.login_check(&account, email, password, client).await;
+        let address = client.ip.map(throttle::address_key);
+        let keys = self.keys(Some(&account), address.as_deref());
+        let checked = self
+            .login_check(&account, keys, email, password, client)
+            .await;
         let result = outcome(checked.as_ref().map(|_| ()));
         ::metrics::counter!(meter::LOGINS, "result" => result).increment(1);
         if checked.is_err() {
@@ -400,20 +435,23 @@ impl AuthService {
             return Err(AppError::AccountDisabled);
         }
         let grants = users::load_grants(&self.db, user.id).await?;
-        // The session exists only if the account is still under its limit now (see failures).
+        // The session exists only if the account and the address are still under their
+        // limits now (see failures).
         let sid = uuid::Uuid::new_v4().to_string();
         let slot = self.new_slot();
         let created = sessions::create_unless_limited(
             &self.db,
             (&sid, user.id, client.user_agent.clone(), &slot),
-            &account,
-            self.window_start_ms(),
-            self.account_limit.max,
+            failures::within_limits(keys, self.account_limit, self.address_limit),
         )
         .await?;
         if !created {
             security_log("login", "rate_limited", Some(user.id), None, client);
-            return Err(self.limited());
+            // Which limit it was takes one more statement, on this rare path only.
+            let recorded = failures::count(&self.db, keys).await?;
+            return Err(self
+                .limited(recorded)
+                .unwrap_or_else(|| rate_limited(self.account_limit.window.as_secs().max(1))));
         }
         let issued = self.issue_pair(Account { user, grants }, true, &sid, &slot)?;
         security_log(
@@ -430,18 +468,16 @@ impl AuthService {
     async fn login_check(
         &self,
         account: &str,
+        keys: Keys<'_>,
         email: &str,
         password: SecretString,
         client: &Client,
     ) -> AppResult<entity::user::Model> {
         let tickets = self.reserve(account, client)?;
-        let since = self.window_start_ms();
         let loaded =
-            match failures::find_with_failures(&self.db, users::email_is(email), since).await {
+            match failures::find_with_failures(&self.db, users::email_is(email), keys).await {
                 // An unknown email has no row to count along: the failure path asks apart.
-                Ok(None) => failures::count(&self.db, account, since)
-                    .await
-                    .map(|n| (None, n)),
+                Ok(None) => failures::count(&self.db, keys).await.map(|n| (None, n)),
                 Ok(Some((user, n))) => Ok((Some(user), n)),
                 Err(e) => Err(e),
             };
@@ -452,13 +488,14 @@ impl AuthService {
                 return Err(e);
             }
         };
-        self.check_password(tickets, account, user.as_ref(), recorded, password)
+        self.check_password(tickets, keys, user.as_ref(), recorded, password)
             .await?;
         user.ok_or(AppError::InvalidCredentials)
     }
 
     /// Loads the token's user with its recorded failures, reserves and checks the password
-    /// (`reauth`, `changePassword`: the same per-account limit as `login`).
+    /// (`reauth`, `changePassword`: the same limits as `login`). A right password is refused
+    /// if, by the time its hash was checked, wrong guesses elsewhere reached a limit.
     async fn recheck(
         &self,
         claims: &Claims,
@@ -466,22 +503,22 @@ impl AuthService {
         client: &Client,
         event: &'static str,
     ) -> AppResult<entity::user::Model> {
-        let since = self.window_start_ms();
+        let address = client.ip.map(throttle::address_key);
+        let unkeyed = self.keys(None, address.as_deref());
         let found = match claims.user_id() {
-            Some(id) => failures::find_with_failures(&self.db, users::id_is(id), since).await?,
+            Some(id) => failures::find_with_failures(&self.db, users::id_is(id), unkeyed).await?,
             None => None,
         };
         let account = found.as_ref().map_or_else(
             || format!("user:{}", claims.sub),
             |(user, _)| throttle::account_key(&user.email),
         );
+        let keys = Keys {
+            account: Some(&account),
+            ..unkeyed
+        };
         let checked = match self.reserve(&account, client) {
-            Ok(tickets) => {
-                let (user, recorded) = found.map_or((None, 0), |(u, n)| (Some(u), n));
-                self.check_password(tickets, &account, user.as_ref(), recorded, password)
-                    .await
-                    .and_then(|()| user.ok_or(AppError::InvalidCredentials))
-            }
+            Ok(tickets) => self.recheck_password(tickets, keys, found, password).await,
             Err(e) => Err(e),
         };
         let result = outcome(checked.as_ref().map(|_| ()));
@@ -495,6 +532,35 @@ impl AuthService {
         checked
     }
 
+    /// [`Self::check_password`] for a user already loaded (or not found), then the counts
+    /// again after a right password.
+    async fn recheck_password(
+        &self,
+        tickets: Tickets,
+        keys: Keys<'_>,
+        found: Option<(entity::user::Model, Recorded)>,
+        password: SecretString,
+    ) -> AppResult<entity::user::Model> {
+        let (user, recorded) = match found {
+            Some((user, recorded)) => (Some(user), recorded),
+            None => match failures::count(&self.db, keys).await {
+                Ok(recorded) => (None, recorded),
+                Err(e) => {
+                    tickets.release();
+                    return Err(e);
+                }
+            },
+        };
+        self.check_password(tickets, keys, user.as_ref(), recorded, password)
+            .await?;
+        let user = user.ok_or(AppError::InvalidCredentials)?;
+        // Wrong guesses on other instances may have been recorded while this one hashed.
+        match self.limited(failures::count(&self.db, keys).await?) {
+            Some(limited) => Err(limited),
+            None => Ok(user),
+        }
+    }
+
     /// A refresh token → a non-fresh access token and the session's next refresh token.
     ///
     /// The session expects exactly one refresh token. Presenting it rotates the session to a
@@ -503,8 +569,8 @@ impl AuthService {
     /// whole session is revoked.
     ///
     /// # Errors
-    /// `WRONG_TOKEN_TYPE` for an access token, `TOKEN_REVOKED` for a replay or an ended
-    /// session, `SERVICE_UNAVAILABLE` when the database fails.
+    /// `WRONG_TOKEN_TYPE` for an access token, `TOKEN_REVOKED` for a replay, an ended session
+    /// or a disabled or deleted account, `SERVICE_UNAVAILABLE` when the database fails.
     pub async fn refresh(&self, claims: &Claims, client: &Client) -> AppResult<Issued> {
         if claims.kind() != TokenKind::Refresh {
             return Err(AppError::WrongTokenType(TokenKind::Refresh));
@@ -512,9 +578,27 @@ impl AuthService {
         let user_id = claims
             .user_id()
             .ok_or(AppError::InvalidToken("unknown subject"))?;
-        let account = users::account(&self.db, user_id)
-            .await?
-            .ok_or(AppError::TokenRevoked)?;
+        // The account's state from the database, for every kind of refresh token: the
+        // in-memory state holds a disabled account too, but a refresh token minted elsewhere
+        // (no session to have been ended) must not depend on that alone.
+        let account = match users::account(&self.db, user_id).await? {
+            Some(account) if !account.user.disabled => account,
+            found => {
+                let outcome = if found.is_some() {
+                    "disabled"
+                } else {
+                    "no_account"
+                };
+                security_log(
+                    "refresh",
+                    outcome,
+                    Some(user_id),
+                    claims.sid.as_deref(),
+                    client,
+                );
+                return Err(AppError::TokenRevoked);
+            }
+        };
 
         let Some(sid) = claims.sid.as_deref() else {
             // Minted elsewhere (no session): accept it once, then continue in a session of ours.
@@ -721,7 +805,7 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestDatabase, create_user, hs256_codec};
+    use crate::testing::{TestClaims, TestDatabase, create_user, hs256_codec};
 
     async fn service() -> (AuthService, TestDatabase) {
         let database = TestDatabase::new().await;
@@ -738,6 +822,44 @@ mod tests {
         .await
         .expect("service");
         (service, database)
+    }
+
+    #[tokio::test]
+    async fn refresh_asks_the_database_whether_the_account_is_disabled_whatever_the_token() {
+        // No revocation state at all here: only the database can refuse.
+        let (service, database) = service().await;
+        let id = create_user(&database.db, "bo@example.com", &[], &[]).await;
+        let foreign = || TestClaims::refresh(id).sid(None).claims();
+        let issued = service
+            .refresh(&foreign(), &Client::default())
+            .await
+            .expect("an enabled account refreshes");
+        let ours = issued.refresh.expect("a refresh token").claims;
+        let recorder = crate::auth::admin::Recorder {
+            log: &EventLog::default(),
+            remember_until: now_secs(),
+        };
+        crate::auth::admin::set_disabled(&database.db, recorder, id, true)
+            .await
+            .expect("disabled");
+        for claims in [foreign(), ours] {
+            let refused = service.refresh(&claims, &Client::default()).await;
+            assert!(
+                matches!(refused, Err(AppError::TokenRevoked)),
+                "{:?}: {refused:?}",
+                claims.sid
+            );
+        }
+        crate::auth::admin::set_disabled(&database.db, recorder, id, false)
+            .await
+            .expect("enabled");
+        assert!(
+            service
+                .refresh(&foreign(), &Client::default())
+                .await
+                .is_ok(),
+            "enabled again, a new token minted elsewhere works"
+        );
     }
 
     #[tokio::test]

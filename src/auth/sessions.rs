@@ -4,7 +4,7 @@ use entity::session;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Expr, Query},
 };
 use time::OffsetDateTime;
 
@@ -50,18 +50,16 @@ pub async fn create(
     .await?)
 }
 
-/// [`create`], only while `account` has fewer than `max` failures recorded since `since_ms`
-/// (one `INSERT … SELECT … WHERE`, the same single round trip as [`create`]). Returns whether
-/// the session was created.
+/// [`create`], only while `condition` holds (one `INSERT … SELECT … WHERE`, the same single
+/// round trip as [`create`]): the login limits' counts, read by the insert itself (see
+/// [`crate::auth::failures::within_limits`]). Returns whether the session was created.
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn create_unless_limited(
     db: &impl ConnectionTrait,
     new: (&str, i64, Option<String>, &RefreshSlot),
-    account: &str,
-    since_ms: i64,
-    max: u32,
+    condition: Expr,
 ) -> AppResult<bool> {
     let (id, user_id, user_agent, slot) = new;
     let now = OffsetDateTime::now_utc();
@@ -76,7 +74,7 @@ pub async fn create_unless_limited(
             Expr::val(slot.iat),
             Expr::val(slot.exp),
         ])
-        .and_where(crate::auth::failures::failures_of(account, since_ms).lt(i64::from(max)))
+        .and_where(condition)
         .to_owned();
     let insert = Query::insert()
         .into_table(session::Entity)

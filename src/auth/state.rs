@@ -9,7 +9,11 @@
 //! the feed catches up again.
 //!
 //! Memory is bounded by the revocations within a token lifetime: each entry is dropped once
-//! no token it could affect can still be valid.
+//! no token it could affect can still be valid. Disabled accounts are the exception (contract
+//! section 6): a token minted elsewhere for a disabled account (a Flask app sharing the key)
+//! can be minted at any time, so the account is held for as long as it stays disabled. They
+//! are few, and known from the accounts table at start ([`RevocationState::hold_disabled`]),
+//! so a restart, or an event pruned from the log, does not forget them.
 
 use std::{
     collections::HashMap,
@@ -40,9 +44,12 @@ struct GrantsMark {
 #[derive(Debug, Clone, Copy)]
 struct AccountMark {
     /// The log position of the change: an older change arriving later (the feed re-reading
-    /// what this instance already applied at commit) must not undo a newer one.
+    /// what this instance already applied at commit) must not undo a newer one. 0 for what
+    /// the accounts table said at start, which any event in the log may overrule.
     id: i64,
     blocked: bool,
+    /// Disabled: kept until the account is enabled again, whatever `until` says.
+    held: bool,
     until: i64,
 }
 
@@ -167,7 +174,28 @@ impl RevocationState {
         entries.jtis.retain(|_, until| *until >= now);
         entries.sessions.retain(|_, until| *until >= now);
         entries.grants.retain(|_, mark| mark.until >= now);
-        entries.accounts.retain(|_, mark| mark.until >= now);
+        entries
+            .accounts
+            .retain(|_, mark| mark.held || mark.until >= now);
+    }
+
+    /// Holds the accounts the accounts table says are disabled (at start, before the log is
+    /// read: any event in the log is newer and overrules it).
+    pub fn hold_disabled(&self, user_ids: impl IntoIterator<Item = i64>) {
+        let mut entries = self.write();
+        for user_id in user_ids {
+            entries.accounts.entry(user_id).or_insert(AccountMark {
+                id: 0,
+                blocked: true,
+                held: true,
+                until: i64::MAX,
+            });
+        }
+    }
+
+    /// How many accounts are refused as a whole (disabled or deleted), for tests.
+    pub fn blocked_accounts(&self) -> usize {
+        self.read().accounts.values().filter(|m| m.blocked).count()
     }
 
     /// How many entries are held (jtis, sessions, grants), for metrics and tests.
@@ -185,7 +213,16 @@ impl Subscriber for RevocationState {
     fn apply(&self, events: &[Event]) {
         let now = now_secs();
         let mut entries = self.write();
-        for event in events.iter().filter(|e| e.expires_at >= now) {
+        // An account's state applies however old its event: a disable must hold until an
+        // enable, and ids keep them in order.
+        let matters = |e: &&Event| {
+            e.expires_at >= now
+                || matches!(
+                    e.change,
+                    Change::UserDisabled { .. } | Change::UserEnabled { .. }
+                )
+        };
+        for event in events.iter().filter(matters) {
             match &event.change {
                 Change::JtiRevoked { jti, .. } => {
                     entries.jtis.insert(jti.clone(), event.expires_at);
@@ -233,6 +270,7 @@ impl Subscriber for RevocationState {
                             AccountMark {
                                 id: event.id,
                                 blocked,
+                                held: matches!(event.change, Change::UserDisabled { .. }),
                                 until: event.expires_at,
                             },
                         );
@@ -351,6 +389,50 @@ mod tests {
         assert!(state.check(&token).is_ok());
         state.apply(&[event(7, Change::UserDeleted { user_id: 7 })]);
         assert!(matches!(state.check(&token), Err(AppError::TokenRevoked)));
+    }
+
+    #[test]
+    fn a_disabled_account_is_held_past_its_events_horizon_until_enabled() {
+        let state = current_state();
+        let token = claims("t", None, Some(0));
+        let mut disabled = event(5, Change::UserDisabled { user_id: 7 });
+        disabled.expires_at = now_secs() - 10;
+        let mut deleted = event(6, Change::UserDeleted { user_id: 8 });
+        deleted.expires_at = now_secs() + 1;
+        state.apply(&[disabled, deleted]);
+        state.prune(now_secs() + 2);
+        assert!(matches!(state.check(&token), Err(AppError::TokenRevoked)));
+        assert_eq!(
+            state.blocked_accounts(),
+            1,
+            "the deleted account's mark expired"
+        );
+        let mut enabled = event(9, Change::UserEnabled { user_id: 7 });
+        enabled.expires_at = now_secs() + 1;
+        state.apply(&[enabled]);
+        assert!(state.check(&token).is_ok());
+        state.prune(now_secs() + 2);
+        assert!(state.check(&token).is_ok());
+    }
+
+    #[test]
+    fn accounts_disabled_at_start_are_held_unless_the_log_says_otherwise() {
+        let state = current_state();
+        state.hold_disabled([7, 8]);
+        state.apply(&[event(3, Change::UserEnabled { user_id: 8 })]);
+        state.prune(now_secs() + 3600);
+        assert!(matches!(
+            state.check(&claims("t", None, Some(0))),
+            Err(AppError::TokenRevoked)
+        ));
+        let other = TestClaims::access(8)
+            .jti("u")
+            .grants_version(Some(0))
+            .claims();
+        assert!(
+            state.check(&other).is_ok(),
+            "a newer enable overrules the table"
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! and an entry idle for a whole window is dropped (its failures have aged out anyway).
 //! Nothing ever wipes it all. Keys are capped in length.
 //!
-//! This is one instance's view; [`crate::auth::failures`] makes the per-account limit hold
-//! across instances through the database.
+//! This is one instance's view, and what keeps parallel attempts on one instance from all
+//! passing before any has failed; [`crate::auth::failures`] makes both limits hold across
+//! instances through the database.
 
 use std::{
     collections::VecDeque,
@@ -47,7 +48,7 @@ pub fn account_key(email: &str) -> String {
 
 /// The address key: an IPv4 address, or an IPv6 address's /64 (one subscriber's network,
 /// which a client can rotate addresses within at will).
-fn ip_key(ip: IpAddr) -> String {
+pub fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {
@@ -216,7 +217,7 @@ impl LoginLimits {
     /// # Errors
     /// The seconds to wait when the address limit is reached.
     pub fn reserve_ip(&self, ip: Option<IpAddr>) -> Result<Option<Ticket>, u64> {
-        ip.map(|ip| self.ip.reserve(&ip_key(ip))).transpose()
+        ip.map(|ip| self.ip.reserve(&address_key(ip))).transpose()
     }
 }
 

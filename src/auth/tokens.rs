@@ -218,6 +218,35 @@ fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// Signs a probe with the private key and verifies it with the public one: a pair that does
+/// not match would start fine and then refuse every token it signed.
+fn check_pair(
+    algorithm: Algorithm,
+    encoding: &EncodingKey,
+    decoding: &DecodingKey,
+) -> Result<(), crate::config::ConfigError> {
+    let mismatch = |reason: String| crate::config::ConfigError {
+        variable: "JWT_PRIVATE_KEY",
+        reason,
+    };
+    let probe = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        &serde_json::json!({ "probe": true }),
+        encoding,
+    )
+    .map_err(|e| mismatch(format!("cannot sign with it: {e}")))?;
+    let mut validation = Validation::new(algorithm);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    jsonwebtoken::decode::<serde_json::Value>(&probe, decoding, &validation)
+        .map(|_| ())
+        .map_err(|_| {
+            mismatch(
+                "does not match JWT_PUBLIC_KEY: tokens it signs would fail verification".to_owned(),
+            )
+        })
+}
+
 impl TokenCodec {
     /// Builds the codec from configuration.
     ///
@@ -257,6 +286,7 @@ impl TokenCodec {
                         DecodingKey::from_ed_pem(public).map_err(|e| bad("JWT_PUBLIC_KEY", e))?,
                     ),
                 };
+                check_pair(config.algorithm, &encoding, &decoding)?;
                 let mut jwk = Jwk::from_encoding_key(&encoding, config.algorithm)
                     .map_err(|e| bad("JWT_PRIVATE_KEY", e))?;
                 let kid = jwk

@@ -179,6 +179,21 @@ impl Signing {
     }
 }
 
+impl Signing {
+    /// For the commands that never sign or verify a token (`migrate`, `user …`): no key
+    /// variable is read, so an operator can run them with `DATABASE_URL` alone, in production
+    /// too. A throwaway key stands in, and nothing it could sign leaves the process.
+    pub(super) fn unused() -> Result<Self, ConfigError> {
+        Ok(Self {
+            algorithm: Algorithm::HS256,
+            key: SigningKey::Secret {
+                key: random_key(min_secret_bytes(Algorithm::HS256))?.into(),
+                generated: true,
+            },
+        })
+    }
+}
+
 fn parse_algorithm(value: &str) -> Result<Algorithm, ConfigError> {
     const NAME: &str = "JWT_ALGORITHM";
     match value.trim().to_ascii_uppercase().as_str() {

@@ -13,6 +13,7 @@
 
 mod env;
 mod jwt;
+mod known;
 mod limits;
 mod login;
 mod server;
@@ -23,6 +24,7 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 pub use self::{
     env::parse_duration,
     jwt::{JwtConfig, MAX_LEEWAY_SECS, MIN_SECRET_BYTES, SigningKey, is_hmac, min_secret_bytes},
+    known::KNOWN_VARIABLES,
     limits::LimitsConfig,
     login::{
         Argon2Params, Limit, LoginConfig, MAX_HASH_CONCURRENCY, MAX_PASSWORD_CHARS,
@@ -94,6 +96,15 @@ pub struct Config {
     pub login: LoginConfig,
 }
 
+/// What a configuration is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Serving: every section, the signing key included.
+    Serve,
+    /// `migrate` and `user …`: everything but the signing key.
+    Administer,
+}
+
 impl Config {
     /// Loads from the process environment, after reading `.env` if there is one.
     ///
@@ -102,6 +113,17 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         read_dotenv()?;
         Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Loads for the commands that administer the database and never handle a token
+    /// (`migrate`, `user …`): as [`Config::from_env`], but the signing key variables are not
+    /// read, so they need only `DATABASE_URL`, in production too.
+    ///
+    /// # Errors
+    /// The first variable whose value cannot be used.
+    pub fn for_administration() -> Result<Self, ConfigError> {
+        read_dotenv()?;
+        Self::load(&|name| std::env::var(name).ok(), Purpose::Administer)
     }
 
     /// Loads from a map of variables (tests, embedding).
@@ -117,13 +139,23 @@ impl Config {
     /// # Errors
     /// The first variable whose value cannot be used.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::load(lookup, Purpose::Serve)
+    }
+
+    fn load(
+        lookup: &dyn Fn(&str) -> Option<String>,
+        purpose: Purpose,
+    ) -> Result<Self, ConfigError> {
         let env = Env { lookup };
         // The steps run in the order the checks have always run in, which decides the
         // variable an error names when several are bad. That order interleaves sections, so
         // the server, token and transport sections are each read in steps: keep it.
         let process = Process::load(&env)?;
         let production = process.production;
-        let signing = Signing::load(&env, production)?;
+        let signing = match purpose {
+            Purpose::Serve => Signing::load(&env, production)?,
+            Purpose::Administer => Signing::unused()?,
+        };
         let channels = Channels::load(&env)?;
         let jwt = JwtConfig::load(&env, signing)?;
         let cookie_secure = channels.cookie_secure(&env, production)?;
@@ -148,6 +180,40 @@ impl Config {
             limits: LimitsConfig::load(&env)?,
             login: LoginConfig::load(&env, production)?,
         })
+    }
+
+    /// What an operator should hear about before serving: a development server listening
+    /// beyond the loopback (GraphiQL, introspection and `/metrics` open to the network), a
+    /// development key production would refuse, and variables that look like Warden's but
+    /// are not (a misspelling is otherwise ignored in silence). `names` are the variables set.
+    pub fn warnings<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.production && !self.addr.ip().is_loopback() {
+            warnings.push(format!(
+                "WARDEN_ADDR: development mode listening on {}, beyond the loopback: GraphiQL, introspection and /metrics are open to the network (set WARDEN_ENV=production)",
+                self.addr
+            ));
+        }
+        if let SigningKey::Secret {
+            key,
+            generated: false,
+        } = &self.jwt.key
+        {
+            let len = secrecy::ExposeSecret::expose_secret(key).len();
+            let min = min_secret_bytes(self.jwt.algorithm);
+            if !self.production && len < min {
+                warnings.push(format!(
+                    "JWT_SECRET_KEY: {len} bytes, shorter than the {min} production requires for {:?}",
+                    self.jwt.algorithm
+                ));
+            }
+        }
+        for name in known::unknown(names) {
+            warnings.push(format!(
+                "{name}: not a variable Warden reads (a misspelling?); it is ignored"
+            ));
+        }
+        warnings
     }
 
     /// True when the HMAC key was generated for this process (tokens die with it).

@@ -114,6 +114,37 @@ pub fn optional_access_claims<'a>(ctx: &Context<'a>) -> Result<Option<&'a Claims
     }
 }
 
+/// The sentence that ends a guarded field's description, so that GraphiQL's docs and every
+/// generated client show what the field needs: `Requires: role admin; fresh token`. Made from
+/// the field's guard directives (name and list argument, in declaration order); `None` for a
+/// field without one. A test compares every guarded field's description with this text, so
+/// the words and the directive cannot drift apart.
+pub fn requirement_text<'a>(
+    directives: impl IntoIterator<Item = (&'a str, Vec<String>)>,
+) -> Option<String> {
+    let either = |names: &[String], word: &str| names.join(&format!(" {word} "));
+    let parts: Vec<String> = directives
+        .into_iter()
+        .filter_map(|(name, values)| match name {
+            "authenticated" => Some("access token".to_owned()),
+            "fresh" => Some("fresh token".to_owned()),
+            "refreshToken" => Some("refresh token".to_owned()),
+            "hasRole" => Some(format!("role {}", either(&values, "or"))),
+            "hasPermission" if values.len() == 1 => {
+                Some(format!("permission {}", either(&values, "and")))
+            }
+            "hasPermission" => Some(format!("permissions {}", either(&values, "and"))),
+            "selfOrPermission" => Some(format!(
+                "the user themself, or permission{} {}",
+                if values.len() == 1 { "" } else { "s" },
+                either(&values, "and")
+            )),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("Requires: {}", parts.join("; ")))
+}
+
 // ---- The directives, and the extension that enforces them ---------------------------------
 
 pub use directives::*;

@@ -109,6 +109,8 @@ impl Mutation {
     }
 
     /// A refresh token → a non-fresh access token and the rotated refresh token.
+    ///
+    /// Requires: refresh token
     #[graphql(directive = guards::refresh_token::apply())]
     async fn refresh(&self, ctx: &Context<'_>) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
@@ -118,6 +120,8 @@ impl Mutation {
     }
 
     /// The password again → a fresh access token in the same session (no refresh token).
+    ///
+    /// Requires: access token
     #[graphql(directive = guards::authenticated::apply())]
     async fn reauth(&self, ctx: &Context<'_>, password: String) -> Result<AuthPayload> {
         let state = ctx.data::<ApiState>()?;
@@ -131,6 +135,8 @@ impl Mutation {
     }
 
     /// Revokes this session's tokens, or with `everywhere: true` every session of the user.
+    ///
+    /// Requires: access token
     #[graphql(directive = guards::authenticated::apply())]
     async fn logout(
         &self,
@@ -149,6 +155,8 @@ impl Mutation {
     }
 
     /// Changes the caller's display name.
+    ///
+    /// Requires: fresh token
     #[graphql(directive = guards::fresh::apply())]
     async fn update_settings(&self, ctx: &Context<'_>, name: String) -> Result<User> {
         let state = ctx.data::<ApiState>()?;
@@ -167,6 +175,8 @@ impl Mutation {
     }
 
     /// Changes the caller's password and ends their other sessions.
+    ///
+    /// Requires: fresh token
     #[graphql(directive = guards::fresh::apply())]
     async fn change_password(
         &self,
@@ -219,6 +229,8 @@ impl Mutation {
     }
 
     /// Creates an account with the given grants.
+    ///
+    /// Requires: role admin; fresh token
     #[graphql(
         directive = guards::has_role::apply(vec!["admin".into()]),
         directive = guards::fresh::apply()
@@ -252,6 +264,8 @@ impl Mutation {
     }
 
     /// Replaces a user's roles; tokens already issued lose the roles taken away at once.
+    ///
+    /// Requires: role admin; fresh token
     #[graphql(
         directive = guards::has_role::apply(vec!["admin".into()]),
         directive = guards::fresh::apply()
@@ -267,6 +281,8 @@ impl Mutation {
 
     /// Replaces a user's permissions; tokens already issued lose the permissions taken away
     /// at once.
+    ///
+    /// Requires: role admin; fresh token
     #[graphql(
         directive = guards::has_role::apply(vec!["admin".into()]),
         directive = guards::fresh::apply()
@@ -282,6 +298,8 @@ impl Mutation {
 
     /// Disables an account (every session ends at once, its tokens are refused everywhere,
     /// its open subscriptions close) or enables it again (ended sessions stay ended).
+    ///
+    /// Requires: role admin; fresh token
     #[graphql(
         directive = guards::has_role::apply(vec!["admin".into()]),
         directive = guards::fresh::apply()
@@ -301,6 +319,8 @@ impl Mutation {
     }
 
     /// Ends every session of a user; returns how many ended.
+    ///
+    /// Requires: role admin; fresh token
     #[graphql(
         directive = guards::has_role::apply(vec!["admin".into()]),
         directive = guards::fresh::apply()
@@ -315,6 +335,8 @@ impl Mutation {
     }
 
     /// Deletes an account; its tokens die at once.
+    ///
+    /// Requires: role admin; fresh token
     #[graphql(
         directive = guards::has_role::apply(vec!["admin".into()]),
         directive = guards::fresh::apply()
@@ -329,6 +351,8 @@ impl Mutation {
     }
 
     /// Ends one of the caller's own sessions.
+    ///
+    /// Requires: access token
     #[graphql(directive = guards::authenticated::apply())]
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let state = ctx.data::<ApiState>()?;

@@ -26,6 +26,8 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The caller's own account.
+    ///
+    /// Requires: access token
     #[graphql(directive = guards::authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let claims = guards::access_claims(ctx)?;
@@ -58,6 +60,8 @@ impl Query {
     }
 
     /// The administrators' overview: how many accounts and live sessions there are.
+    ///
+    /// Requires: role admin
     #[graphql(directive = guards::has_role::apply(vec!["admin".into()]))]
     async fn admin_panel(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let state = ctx.data::<ApiState>()?;
@@ -69,6 +73,8 @@ impl Query {
     }
 
     /// The editors' report: logins over the last day.
+    ///
+    /// Requires: role admin or editor
     #[graphql(directive = guards::has_role::apply(vec!["admin".into(), "editor".into()]))]
     async fn report(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let state = ctx.data::<ApiState>()?;
@@ -82,6 +88,8 @@ impl Query {
     }
 
     /// Who holds which grants: each account with its roles and permissions.
+    ///
+    /// Requires: permission read:sensitive
     #[graphql(directive = guards::has_permission::apply(vec!["read:sensitive".into()]))]
     async fn sensitive_data(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
         let state = ctx.data::<ApiState>()?;
@@ -104,6 +112,8 @@ impl Query {
     }
 
     /// Accounts in id order, `first` (1 to 100) at a time, after the cursor `after`.
+    ///
+    /// Requires: permission users:read
     #[graphql(directive = guards::has_permission::apply(vec!["users:read".into()]))]
     async fn users(
         &self,
@@ -145,6 +155,8 @@ impl Query {
     }
 
     /// The caller's live sessions, newest first.
+    ///
+    /// Requires: access token
     #[graphql(directive = guards::authenticated::apply())]
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Session>>> {
         let claims = guards::access_claims(ctx)?;

@@ -97,6 +97,8 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// Events about the caller's session and account, for as long as the token is valid.
+    ///
+    /// Requires: access token
     #[graphql(directive = guards::authenticated::apply())]
     async fn session_events(
         &self,

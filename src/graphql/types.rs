@@ -78,6 +78,8 @@ impl User {
     }
 
     /// Visible to the user themself, or to a holder of `users:read`.
+    ///
+    /// Requires: the user themself, or permission users:read
     #[graphql(directive = guards::self_or_permission::apply(vec![USERS_READ.to_owned()]))]
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
         if !self.is_viewer {
@@ -107,6 +109,8 @@ impl User {
     }
 
     /// Disabled by an admin (no login, every token refused).
+    ///
+    /// Requires: permission users:read
     #[graphql(directive = guards::has_permission::apply(vec![USERS_READ.to_owned()]))]
     async fn disabled(&self) -> Option<bool> {
         Some(self.disabled)

@@ -141,7 +141,12 @@ fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
         ),
     ];
     for (env, variable) in cases {
-        let out = warden("sqlite::memory:", &["migrate"], None, env);
+        // `serve` reads every section; `migrate` would not read the key's (it needs none).
+        let env: Vec<(&str, &str)> = [("WARDEN_ADDR", "127.0.0.1:0")]
+            .into_iter()
+            .chain(env.iter().copied())
+            .collect();
+        let out = warden("sqlite::memory:", &["serve"], None, &env);
         assert!(!out.status.success(), "{env:?} must fail");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
@@ -163,7 +168,10 @@ fn schema_prints_the_committed_sdl() {
 pub(crate) struct Served {
     pub(crate) child: std::process::Child,
     /// The first line it printed.
-    first_line: String,
+    pub(crate) first_line: String,
+    /// Everything it printed up to and including the line with its address (start-up
+    /// warnings come before that line).
+    pub(crate) head: String,
     /// `http://host:port`, from the first line that carries an address.
     pub(crate) base: String,
     /// The rest of standard output.
@@ -188,7 +196,7 @@ impl Served {
             .spawn()
             .expect("warden serve starts");
         let stdout = child.stdout.take().expect("stdout");
-        let (first_line, base, out) = tokio::task::spawn_blocking(move || {
+        let (first_line, head, base, out) = tokio::task::spawn_blocking(move || {
             let mut out = std::io::BufReader::new(stdout);
             let mut read_line = |line: &mut String| {
                 line.clear();
@@ -198,14 +206,16 @@ impl Served {
             let mut line = String::new();
             read_line(&mut line);
             let first_line = line.clone();
+            let mut head = String::new();
             loop {
+                head.push_str(&line);
                 // Plain text, or a JSON log line where the address sits in quotes.
                 if let Some(base) = line
                     .split(|c: char| c.is_whitespace() || c == '"')
                     .find(|w| w.starts_with("http://"))
                 {
                     let base = base.trim_end_matches("/graphql").to_owned();
-                    return (first_line, base, out);
+                    return (first_line, head, base, out);
                 }
                 read_line(&mut line);
             }
@@ -215,6 +225,7 @@ impl Served {
         Self {
             child,
             first_line,
+            head,
             base,
             out,
             _dir: dir,

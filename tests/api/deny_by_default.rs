@@ -104,3 +104,78 @@ fn the_contracts_guarded_fields_show_their_requirement() {
         assert!(sdl.contains(line), "schema shows `{line}`");
     }
 }
+
+/// The list argument of a guard directive (`anyOf` / `allOf`), as strings.
+fn list_argument(directive: &async_graphql::parser::types::ConstDirective) -> Vec<String> {
+    directive
+        .arguments
+        .iter()
+        .flat_map(|(_, value)| match &value.node {
+            async_graphql::Value::List(items) => items
+                .iter()
+                .filter_map(|v| match v {
+                    async_graphql::Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_guarded_fields_description_ends_with_its_requirement() {
+    let document = parse_schema(warden::graphql::sdl()).expect("the SDL parses");
+    let mut checked = 0;
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let TypeKind::Object(object) = &ty.node.kind else {
+            continue;
+        };
+        for field in &object.fields {
+            let directives = field
+                .node
+                .directives
+                .iter()
+                .map(|d| (d.node.name.node.as_str(), list_argument(&d.node)));
+            let Some(expected) = warden::graphql::guards::requirement_text(directives) else {
+                continue;
+            };
+            let name = format!("{}.{}", ty.node.name.node, field.node.name.node);
+            let description = field
+                .node
+                .description
+                .as_ref()
+                .map(|d| d.node.as_str())
+                .unwrap_or_default();
+            let last = description.lines().last().unwrap_or_default().trim();
+            assert_eq!(
+                last, expected,
+                "{name}'s description must end with its requirement"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} guarded fields found");
+}
+
+#[test]
+fn requirements_read_as_the_directives_say() {
+    use warden::graphql::guards::requirement_text;
+    let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        requirement_text([("hasRole", list(&["admin"])), ("fresh", vec![])]).as_deref(),
+        Some("Requires: role admin; fresh token")
+    );
+    assert_eq!(
+        requirement_text([("hasRole", list(&["admin", "editor"]))]).as_deref(),
+        Some("Requires: role admin or editor")
+    );
+    assert_eq!(
+        requirement_text([("hasPermission", list(&["a", "b"]))]).as_deref(),
+        Some("Requires: permissions a and b")
+    );
+    assert_eq!(requirement_text([("deprecated", vec![])]), None);
+}

@@ -56,10 +56,16 @@ fn variable_literals(source: &str, into: &mut BTreeSet<String>) {
 
 /// The variables the code under `src/` reads.
 fn variables_the_code_reads() -> BTreeSet<String> {
+    variables_in_src_but(None)
+}
+
+/// The variable literals under `src/`, leaving out the file `skip` (relative to `src/`).
+fn variables_in_src_but(skip: Option<&str>) -> BTreeSet<String> {
     let mut files = Vec::new();
     rust_files(&repository().join("src"), &mut files);
+    let skipped = skip.map(|s| repository().join("src").join(s));
     let mut names = BTreeSet::new();
-    for file in files {
+    for file in files.into_iter().filter(|f| Some(f) != skipped.as_ref()) {
         let source = fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
         variable_literals(&source, &mut names);
@@ -89,6 +95,20 @@ fn the_scanner_finds_variable_literals_and_nothing_else() {
         .map(str::to_owned)
         .collect();
     assert_eq!(found, expected);
+}
+
+#[test]
+fn the_list_of_known_variables_is_exactly_what_the_code_reads() {
+    // Start-up warns of a `JWT_*` / `WARDEN_*` variable outside this list, so a variable
+    // missing from it would be called a misspelling, and a stale entry would hide one.
+    let read = variables_in_src_but(Some("config/known.rs"));
+    let test_only = ["WARDEN_CHROMIUM", "WARDEN_INTEROP_PYTHON"];
+    let known: BTreeSet<String> = warden::config::KNOWN_VARIABLES
+        .iter()
+        .filter(|v| !test_only.contains(v))
+        .map(|v| (*v).to_owned())
+        .collect();
+    assert_eq!(read, known, "src/config/known.rs and the code disagree");
 }
 
 #[test]
@@ -161,4 +181,21 @@ fn every_error_code_is_in_the_reference() {
         missing.is_empty(),
         "docs/reference.md does not document the error codes {missing:?}"
     );
+}
+
+#[test]
+fn the_example_environment_file_lists_every_variable() {
+    let path = repository().join(".env.example");
+    let example = fs::read_to_string(&path).expect(".env.example");
+    let missing: Vec<&&str> = warden::config::KNOWN_VARIABLES
+        .iter()
+        .filter(|v| !["WARDEN_CHROMIUM", "WARDEN_INTEROP_PYTHON"].contains(v))
+        .filter(|v| {
+            !example.lines().any(|l| {
+                l.trim_start_matches(['#', ' '])
+                    .starts_with(&format!("{v}="))
+            })
+        })
+        .collect();
+    assert!(missing.is_empty(), ".env.example lacks {missing:?}");
 }

@@ -348,29 +348,56 @@ backend_test! {
 }
 
 backend_test! {
-    async fn a_login_session_is_created_only_while_the_account_is_under_its_limit(backend) {
-        use warden::auth::{failures, sessions::{self, RefreshSlot}};
+    async fn a_login_session_is_created_only_while_the_account_and_address_are_under_their_limits(backend) {
+        use warden::{auth::{failures::{self, Keys}, sessions::{self, RefreshSlot}}, config::Limit};
         let app = spawn_app(backend).await;
         let id = app.create_user("ana@example.com", &[], &[]).await;
         let db = app.db().await;
         let now_ms = crate::support::now() * 1000;
         let since = now_ms - 60_000;
+        let limit = Limit { max: 3, window: Duration::from_secs(60) };
+        let keys = |account: Option<&'static str>, address: Option<&'static str>| Keys {
+            account, account_since: since, address, address_since: since,
+        };
+        let ana = keys(Some("ana@example.com"), Some("192.0.2.1"));
         let slot = |n: u32| RefreshSlot { jti: format!("jti-{n}"), iat: 0, exp: i64::MAX / 2 };
+        let create = |n: u32| {
+            let db = &db;
+            async move {
+                let condition = failures::within_limits(ana, limit, limit);
+                sessions::create_unless_limited(db, (&format!("s{n}"), id, None, &slot(n)), condition)
+                    .await
+                    .expect("insert")
+            }
+        };
         // What another instance's failures, recorded while this login hashed, leave behind.
         for n in 0..2 {
-            failures::record(&db, "ana@example.com", now_ms, since).await.expect("recorded");
-            let created = sessions::create_unless_limited(&db, (&format!("s{n}"), id, None, &slot(n)), "ana@example.com", since, 3)
-                .await
-                .expect("insert");
-            assert!(created, "{} failures: under the limit", n + 1);
+            failures::record(&db, keys(Some("ana@example.com"), None), now_ms).await.expect("recorded");
+            assert!(create(n).await, "{} failures: under the limit", n + 1);
         }
-        failures::record(&db, "ana@example.com", now_ms, since).await.expect("recorded");
-        let created = sessions::create_unless_limited(&db, ("s3", id, None, &slot(3)), "ana@example.com", since, 3)
-            .await
-            .expect("insert");
-        assert!(!created, "at the limit, the session is not created");
+        failures::record(&db, keys(Some("ana@example.com"), None), now_ms).await.expect("recorded");
+        assert!(!create(3).await, "at the account's limit, the session is not created");
         assert!(sessions::find(&db, "s3").await.expect("read").is_none());
         assert!(sessions::find(&db, "s1").await.expect("read").is_some());
+
+        // The same for the client address, whatever accounts its failures were for.
+        let elsewhere = keys(Some("bob@example.com"), Some("192.0.2.1"));
+        let bob = |n: u32| {
+            let db = &db;
+            async move {
+                let condition = failures::within_limits(elsewhere, limit, limit);
+                sessions::create_unless_limited(db, (&format!("b{n}"), id, None, &slot(10 + n)), condition)
+                    .await
+                    .expect("insert")
+            }
+        };
+        for n in 0..2 {
+            failures::record(&db, keys(None, Some("192.0.2.1")), now_ms).await.expect("recorded");
+            assert!(bob(n).await, "{} address failures: under the limit", n + 1);
+        }
+        let counted = failures::record(&db, keys(None, Some("192.0.2.1")), now_ms).await.expect("recorded");
+        assert_eq!((counted.account, counted.address), (0, 3));
+        assert!(!bob(3).await, "at the address's limit, the session is not created");
         db.close().await.ok();
     }
 }
