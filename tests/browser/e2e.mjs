@@ -281,6 +281,13 @@ async function graphiqlDocument(context) {
   await expectText(page, '.graphiql-response', email);
   await graphqlOverFetch('mutation { logout }', { token });
   console.log('ok - GraphiQL opens on the Warden document, Headers tab open; Login and Me run as it says');
+
+  // As the document says, the Docs explorer shows what a field needs.
+  await page.getByRole('button', { name: 'Show Documentation Explorer' }).click();
+  await page.locator('.graphiql-doc-explorer a', { hasText: /^Mutation$/ }).first().click();
+  await page.locator('.graphiql-doc-explorer a', { hasText: /^createUser$/ }).first().click();
+  await expectText(page, '.graphiql-doc-explorer', 'Requires: role admin; fresh token');
+  console.log("ok - GraphiQL's Docs explorer shows createUser's requirement");
   await page.close();
 }
 
