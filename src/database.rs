@@ -45,12 +45,17 @@ fn describe(url: &str) -> String {
 
 /// Checks the URL's shape before any connection attempt.
 fn check_shape(url: &str) -> Result<(), OpenError> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("sqlite" | "postgres" | "postgresql") => Ok(()),
-        _ => Err(OpenError(
+    let lower = url.to_ascii_lowercase();
+    // `sqlite:` takes sqlx's short forms too (`sqlite::memory:`, `sqlite:warden.db`).
+    if lower.starts_with("sqlite:")
+        || lower.starts_with("postgres://")
+        || lower.starts_with("postgresql://")
+    {
+        Ok(())
+    } else {
+        Err(OpenError(
             "expected sqlite://FILE?mode=rwc or postgres://USER@HOST:PORT/DB".to_owned(),
-        )),
+        ))
     }
 }
 
@@ -195,7 +200,12 @@ mod tests {
 
     #[test]
     fn only_sqlite_and_postgres_urls_are_accepted() {
-        for ok in ["sqlite://w.db", "postgres://u@h/db", "postgresql://u@h/db"] {
+        for ok in [
+            "sqlite://w.db",
+            "sqlite::memory:",
+            "postgres://u@h/db",
+            "postgresql://u@h/db",
+        ] {
             check_shape(ok).expect(ok);
         }
         for bad in ["", "warden.db", "mysql://u@h/db", "http://x"] {

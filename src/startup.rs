@@ -78,12 +78,21 @@ pub struct Application {
     metrics: Option<(TcpListener, axum::Router)>,
     metrics_addr: Option<SocketAddr>,
     metrics_handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// `JWT_DECODE_LEEWAY`, seconds: how long past `exp` a revoked token stays acceptable.
-    leeway: i64,
     live: Arc<LiveEvents>,
     hashes: Arc<HashGauge>,
+    /// How long each kind of pruned row must be kept.
+    retention: Retention,
+}
+
+/// How long the hourly pruning keeps each kind of row.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    /// `JWT_DECODE_LEEWAY`, seconds: how long past `exp` a revoked token stays acceptable.
+    leeway: i64,
     /// The login limits' windows (account, address): failures older than these are pruned.
     limit_windows: (Duration, Duration),
+    /// `WARDEN_REFRESH_REUSE_GRACE`: a refresh token's retirement matters this long.
+    reuse_grace: Duration,
 }
 
 impl Application {
@@ -225,15 +234,18 @@ impl Application {
             addr,
             statements,
             hashes: passwords.gauge(),
-            limit_windows: (
-                config.login.account_limit.window,
-                config.login.ip_limit.window,
-            ),
+            retention: Retention {
+                leeway,
+                limit_windows: (
+                    config.login.account_limit.window,
+                    config.login.ip_limit.window,
+                ),
+                reuse_grace: config.refresh_reuse_grace,
+            },
             feed,
             metrics,
             metrics_addr,
             metrics_handle,
-            leeway,
             live,
         })
     }
@@ -272,11 +284,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let mut background = vec![
-            tokio::spawn(prune_forever(
-                self.db.clone(),
-                self.leeway,
-                self.limit_windows,
-            )),
+            tokio::spawn(prune_forever(self.db.clone(), self.retention)),
             tokio::spawn(self.feed.run()),
         ];
         if let Some(handle) = self.metrics_handle {
@@ -311,7 +319,12 @@ impl Application {
 }
 
 /// Deletes revocation entries for expired tokens and long-dead sessions, hourly.
-async fn prune_forever(db: DatabaseConnection, leeway: i64, limit_windows: (Duration, Duration)) {
+async fn prune_forever(db: DatabaseConnection, retention: Retention) {
+    let Retention {
+        leeway,
+        limit_windows,
+        reuse_grace,
+    } = retention;
     // The first round runs one period after start, not at start.
     let mut every =
         tokio::time::interval_at(tokio::time::Instant::now() + PRUNE_EVERY, PRUNE_EVERY);
@@ -336,6 +349,12 @@ async fn prune_forever(db: DatabaseConnection, leeway: i64, limit_windows: (Dura
             Ok(n) if n > 0 => tracing::info!(pruned = n, "old login failures deleted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning login failures failed"),
+        }
+        let grace_ms = i64::try_from(reuse_grace.as_millis()).unwrap_or(i64::MAX);
+        match sessions::prune_retirements(&db, now_ms.saturating_sub(grace_ms)).await {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "old refresh-token retirements deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning refresh-token retirements failed"),
         }
         match sessions::prune(&db, now - KEEP_DEAD_SESSIONS_SECS).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "dead sessions deleted"),

@@ -5,6 +5,7 @@ pub mod address_failure;
 pub mod auth_event;
 pub mod login_failure;
 pub mod prelude;
+pub mod refresh_retirement;
 pub mod revoked_token;
 pub mod session;
 pub mod user;

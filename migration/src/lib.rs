@@ -11,6 +11,7 @@ mod m20261201_000005_create_auth_events;
 mod m20261201_000006_create_login_failures;
 mod m20261201_000010_add_user_disabled;
 mod m20261206_000011_create_address_failures;
+mod m20261206_000012_create_refresh_retirements;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_create_login_failures::Migration),
             Box::new(m20261201_000010_add_user_disabled::Migration),
             Box::new(m20261206_000011_create_address_failures::Migration),
+            Box::new(m20261206_000012_create_refresh_retirements::Migration),
         ]
     }
 }

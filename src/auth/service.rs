@@ -564,9 +564,10 @@ impl AuthService {
     /// A refresh token → a non-fresh access token and the session's next refresh token.
     ///
     /// The session expects exactly one refresh token. Presenting it rotates the session to a
-    /// new one. Presenting the one just retired, within the grace window, returns the same
-    /// successor (two tabs refreshing at once); any other retired token is a replay, and the
-    /// whole session is revoked.
+    /// new one. Presenting a token retired less than the grace window ago returns the
+    /// session's current token (for the one retired last, its successor): several tabs
+    /// refreshing with their own copies never sign the user out. Any other retired token is a
+    /// replay, and the whole session is revoked.
     ///
     /// # Errors
     /// `WRONG_TOKEN_TYPE` for an access token, `TOKEN_REVOKED` for a replay, an ended session
@@ -629,10 +630,13 @@ impl AuthService {
 
         if session.refresh_jti == claims.jti {
             let next = self.new_slot();
-            if sessions::rotate(&self.db, sid, &claims.jti, &next, now_ms()).await? {
+            let txn = self.db.begin().await?;
+            if sessions::rotate(&txn, sid, &claims.jti, &next, now_ms()).await? {
+                txn.commit().await?;
                 ::metrics::counter!(meter::REFRESHES).increment(1);
                 return self.issue_pair(account, false, sid, &next);
             }
+            drop(txn);
             // Another request rotated it first: judge this one as a retired token.
             session = sessions::find(&self.db, sid)
                 .await?
@@ -640,11 +644,16 @@ impl AuthService {
                 .ok_or(AppError::TokenRevoked)?;
         }
 
+        // Within the grace window counted from the moment this token was retired, however many
+        // rotations followed (several tabs holding copies): the session's current token. The
+        // token retired last is on the session row; older ones are looked up.
         let grace_ms = i64::try_from(self.reuse_grace.as_millis()).unwrap_or(i64::MAX);
-        let within_grace = session.previous_refresh_jti.as_deref() == Some(claims.jti.as_str())
-            && session
-                .rotated_at_ms
-                .is_some_and(|at| now_ms().saturating_sub(at) <= grace_ms);
+        let retired_at = if session.previous_refresh_jti.as_deref() == Some(claims.jti.as_str()) {
+            session.rotated_at_ms
+        } else {
+            sessions::retired_at(&self.db, sid, &claims.jti).await?
+        };
+        let within_grace = retired_at.is_some_and(|at| now_ms().saturating_sub(at) <= grace_ms);
         if within_grace {
             let successor = RefreshSlot {
                 jti: session.refresh_jti.clone(),

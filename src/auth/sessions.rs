@@ -1,6 +1,6 @@
 //! Login sessions: one row per login, anchoring its rotating refresh token.
 
-use entity::session;
+use entity::{refresh_retirement, session};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -104,7 +104,8 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> AppResult<Option<sessi
 
 /// Moves a session from refresh token `current_jti` to `next`, only if `current_jti` is
 /// still the one it expects and it is not revoked (compare-and-swap: of two instances racing
-/// with the same token, exactly one wins). Returns whether this call won.
+/// with the same token, exactly one wins), and records when `current_jti` was retired. Run it
+/// in a transaction: the two writes belong together. Returns whether this call won.
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.
@@ -133,7 +134,45 @@ pub async fn rotate(
         .filter(session::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    if result.rows_affected != 1 {
+        return Ok(false);
+    }
+    // When the token was retired: a copy presented within the grace window of this moment
+    // (another tab) is answered with the session's current token, however many rotations
+    // follow.
+    refresh_retirement::Entity::insert(refresh_retirement::ActiveModel {
+        jti: Set(current_jti.to_owned()),
+        session_id: Set(id.to_owned()),
+        retired_at_ms: Set(now_ms),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(true)
+}
+
+/// When the refresh token `jti` of session `id` was retired by a rotation, if it was (and the
+/// record has not been pruned yet).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn retired_at(db: &impl ConnectionTrait, id: &str, jti: &str) -> AppResult<Option<i64>> {
+    Ok(refresh_retirement::Entity::find_by_id(jti.to_owned())
+        .filter(refresh_retirement::Column::SessionId.eq(id))
+        .one(db)
+        .await?
+        .map(|r| r.retired_at_ms))
+}
+
+/// Forgets retirements older than `before_ms` (past every grace window).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` when the database fails.
+pub async fn prune_retirements(db: &impl ConnectionTrait, before_ms: i64) -> AppResult<u64> {
+    Ok(refresh_retirement::Entity::delete_many()
+        .filter(refresh_retirement::Column::RetiredAtMs.lt(before_ms))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// Records that the session was just used (reauth).

@@ -51,7 +51,12 @@ fn configuration_errors_stop_the_binary_with_their_variable() {
         ("WARDEN_MAX_DEPTH", &[("WARDEN_MAX_DEPTH", "0")]),
     ];
     for (variable, env) in cases {
-        let out = warden_in(dir.path(), "sqlite::memory:", &["migrate"], None, env);
+        // `serve` reads every section (`migrate` leaves the signing key alone).
+        let env: Vec<(&str, &str)> = [("WARDEN_ADDR", "127.0.0.1:0")]
+            .into_iter()
+            .chain(env.iter().copied())
+            .collect();
+        let out = warden_in(dir.path(), "sqlite::memory:", &["serve"], None, &env);
         let stderr = stderr(&out);
         assert!(!out.status.success(), "{variable}: {stderr}");
         assert!(stderr.contains(variable), "{variable}: {stderr}");

@@ -66,3 +66,31 @@ backend_test! {
         assert_eq!(b.statements_so_far() - before, 0);
     }
 }
+
+backend_test! {
+    async fn a_copy_retired_several_rotations_ago_gets_the_current_token_within_the_grace(backend) {
+        let app = crate::support::spawn_app_with(backend, &[("WARDEN_REFRESH_REUSE_GRACE", "2s")]).await;
+        let (_, _, first) = app.user_with_tokens("ana@example.com", &[], &[]).await;
+        let refresh = |token: String| {
+            let app = &app;
+            async move {
+                let body = app.graphql(Some(&token), REFRESH, json!({})).await;
+                body["data"]["refresh"]["refreshToken"].as_str().map(str::to_owned).ok_or(body)
+            }
+        };
+        // Tab A refreshes twice in a row; tabs B and C still hold the first token.
+        let second = refresh(first.clone()).await.expect("rotated once");
+        let third = refresh(second.clone()).await.expect("rotated twice");
+        let (b, c) = tokio::join!(refresh(first.clone()), refresh(second.clone()));
+        for copy in [b.expect("tab B keeps the session"), c.expect("tab C keeps the session")] {
+            assert_eq!(payload(&copy)["jti"], payload(&third)["jti"], "the session's current token");
+        }
+        // The session lives on: the current token rotates as usual.
+        let fourth = refresh(third).await.expect("still signed in");
+        // Past the grace window, a retired copy is a replay and ends the session.
+        tokio::time::sleep(Duration::from_millis(2_300)).await;
+        let replay = refresh(first).await.expect_err("a replay");
+        assert_eq!(code(&replay), "TOKEN_REVOKED");
+        assert_eq!(code(&refresh(fourth).await.expect_err("session ended")), "TOKEN_REVOKED");
+    }
+}
