@@ -3,7 +3,7 @@
 //! `target/tmp/browser-artifacts`.
 //!
 //! Several Wardens run side by side, one per configuration the script needs: the main one
-//! (`headers,cookies`), one with a two-second access token (the app reopened after expiry),
+//! (`headers,cookies`; also three tabs racing refreshes), one with a two-second access token (the app reopened after expiry),
 //! one in header mode, and two in cookie mode behind the host names `auth.example.test`, with
 //! and without `JWT_COOKIE_DOMAIN`, for the app page served from `app.example.test` by
 //! [`serve_app_pages`]. Chromium maps `*.example.test` to 127.0.0.1.

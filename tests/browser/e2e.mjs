@@ -1,6 +1,6 @@
 // End-to-end tests in Debian's Chromium, driven by playwright-core: the example app in cookie
 // mode and in header mode, its session restored after the access token expired, one refresh
-// shared by concurrent requests, the app on another host of the same site (with and without
+// shared by concurrent requests, three tabs racing refreshes without a sign-out, the app on another host of the same site (with and without
 // JWT_COOKIE_DOMAIN), GraphiQL's Warden document and a subscription, and a page on another
 // origin that must not be able to act with the victim's cookies. Run by tests/api/browser.rs
 // against real Wardens:
@@ -173,6 +173,74 @@ async function restoresAfterExpiry(browser) {
   }
   if (refreshes.length !== 1) throw new Error(`three requests made ${refreshes.length} refreshes, not one`);
   console.log('ok - three requests meeting TOKEN_EXPIRED share one refresh and all succeed');
+  await context.close();
+}
+
+/** Three tabs of one cookie session refresh at once, and one request travels slowly: it
+ * reaches Warden with the refresh token two rotations back. Within WARDEN_REFRESH_REUSE_GRACE
+ * that is a race, not a theft: nobody is signed out. */
+async function threeTabsRace(browser) {
+  const context = await browser.newContext();
+  const url = `${base}/example/`;
+  const tabs = [];
+  for (let i = 0; i < 3; i += 1) {
+    const tab = await context.newPage();
+    await tab.goto(url);
+    if (i === 0) await signIn(tab);
+    await expectText(tab, '#me-email', email);
+    tabs.push(tab);
+  }
+  const [a, b, c] = tabs;
+  const cookieHeader = async () => (await context.cookies(base)).map((k) => `${k.name}=${k.value}`).join('; ');
+
+  // C's refresh leaves now, with the cookies of this moment, and is held on the wire. (Chromium
+  // attaches cookies only when a held request finally goes out, so the slow wire is played by
+  // this script: it sends C's request as it left, stale cookies included, and hands C the
+  // answer; the cookies are already the session's current ones, which that answer would set.)
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  let sent;
+  const leftWith = new Promise((resolve) => { sent = resolve; });
+  await c.route('**/graphql', async (route) => {
+    const request = route.request();
+    if (!request.postData()?.includes('refresh {')) return route.continue();
+    const cookies = await cookieHeader();
+    sent(cookies);
+    await released;
+    const headers = request.headers();
+    const answer = await fetch(request.url(), {
+      method: 'POST',
+      headers: {
+        'content-type': headers['content-type'],
+        accept: headers.accept,
+        origin: headers.origin ?? base,
+        'x-csrf-token': headers['x-csrf-token'],
+        cookie: cookies,
+      },
+      body: request.postData(),
+    });
+    return route.fulfill({
+      status: answer.status,
+      contentType: answer.headers.get('content-type') ?? 'application/json',
+      body: await answer.text(),
+    });
+  });
+  const slow = c.waitForResponse((r) => r.request().postData()?.includes('refresh {'), { timeout: TIMEOUT });
+  await c.evaluate(() => { refreshOnce(); });
+  const stale = await leftWith;
+  // Meanwhile A and B refresh one after the other: two rotations.
+  await refreshNow(a);
+  await refreshNow(b);
+  if ((await cookieHeader()) === stale) throw new Error('the session did not rotate while C waited');
+  release();
+  const late = await (await slow).json();
+  if (!late.data?.refresh) throw new Error(`the late refresh failed: ${JSON.stringify(late)}`);
+  for (const [name, tab] of [['A', a], ['B', b], ['C', c]]) {
+    const me = await tab.evaluate(() => graphql('{ me { email } }'));
+    if (me.data?.me?.email !== email) throw new Error(`tab ${name} was signed out: ${JSON.stringify(me)}`);
+    if (await tab.isVisible('#login')) throw new Error(`tab ${name} shows the sign-in form`);
+  }
+  console.log('ok - three tabs refresh at once, one request two rotations late: nobody is signed out');
   await context.close();
 }
 
@@ -396,6 +464,7 @@ try {
   await graphiqlSubscription(context);
   await crossOriginPage(context);
   await restoresAfterExpiry(browser);
+  await threeTabsRace(browser);
   await headerMode(browser);
   await crossHostCookies(browser);
 } catch (error) {
