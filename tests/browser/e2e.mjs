@@ -12,7 +12,8 @@
 // `wardens.header`: headers) and the example app's pages on app.example.test
 // (`crossHost.shared`: its Warden sets JWT_COOKIE_DOMAIN; `crossHost.hostOnly`: it does not).
 // WARDEN_CHROMIUM names the browser. On failure every open page is saved as a screenshot in
-// the artifacts folder.
+// the artifacts folder. One file on purpose: the scenarios share one browser launch, the
+// helpers and the screenshots, and each is one function named for what it proves.
 import http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
