@@ -1,9 +1,11 @@
 //! The example browser app (`examples/browser/`), served in development at `/example/`.
 //!
-//! One static page in plain HTML and JavaScript that logs in with cookies, shows `me`, asks
-//! for the password again on `FRESH_TOKEN_REQUIRED`, refreshes before expiry and listens to
-//! `sessionEvents`. It is built into the binary and served only while the playground is on
-//! (development), under a policy that allows the server's own scripts and connections only.
+//! One static page in plain HTML and JavaScript that works in cookie mode and in header mode:
+//! it restores its session through `refresh` on load, signs in, asks for the password again on
+//! `FRESH_TOKEN_REQUIRED`, refreshes before expiry (once, shared, on `TOKEN_EXPIRED`) and
+//! listens to `sessionEvents`. It is built into the binary and served only while the playground
+//! is on (development), under a policy that allows the server's own scripts and connections
+//! only: served here, the page can talk to no other server.
 
 use axum::{
     extract::Path,

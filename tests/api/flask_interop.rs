@@ -41,9 +41,10 @@ fn run(command: &mut Command) -> Result<String, String> {
     }
 }
 
-/// The interpreter with Flask-JWT-Extended, made once per test run; `Err` with the reason to
-/// skip when Python is absent or PyPI cannot be reached outside CI.
-fn python() -> Result<PathBuf, String> {
+/// The interpreter with Flask-JWT-Extended (and PyJWT with `cryptography`, for the code of
+/// docs/verify-tokens.md), made once per test run; `Err` with the reason to skip when Python is
+/// absent or PyPI cannot be reached outside CI.
+pub(crate) fn python() -> Result<PathBuf, String> {
     static READY: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(python) = ready.as_ref() {

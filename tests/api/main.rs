@@ -29,3 +29,4 @@ mod signing_keys;
 mod socket_admission;
 mod token_edges;
 mod token_errors;
+mod verify_tokens;
