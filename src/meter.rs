@@ -53,7 +53,10 @@ pub fn install() -> Option<PrometheusHandle> {
                 ])
                 .ok()?;
             match builder.install_recorder() {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    register_at_zero();
+                    Some(handle)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "metrics recorder not installed");
                     None
@@ -61,6 +64,42 @@ pub fn install() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+/// Registers every series Warden reports, at zero, so that `/metrics` lists them from the
+/// start: an alert or a dashboard built on a series that appears only on first use (the first
+/// rate-limited login, the first reuse) sees "no data" rather than 0 until then.
+fn register_at_zero() {
+    hot();
+    for name in [
+        REUSE_DETECTED,
+        REFRESHES,
+        RATE_LIMITED,
+        HASH_SATURATED,
+        FEED_UNKNOWN,
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for result in ["ok", "failed", "rate_limited"] {
+        metrics::counter!(LOGINS, "result" => result).increment(0);
+    }
+    for kind in ["logout", "session"] {
+        metrics::counter!(REVOCATIONS, "kind" => kind).increment(0);
+    }
+    for code in crate::error::ErrorCode::ALL {
+        metrics::counter!(GUARD_DENIALS, "code" => code.as_str()).increment(0);
+    }
+    for kind in [
+        "SIGNED_OUT",
+        "GRANTS_CHANGED",
+        "ACCESS_TOKEN_EXPIRING",
+        "ACCOUNT_DISABLED",
+    ] {
+        metrics::counter!(LIVE_EVENTS, "kind" => kind).increment(0);
+    }
+    metrics::gauge!(LIVE_CONNECTIONS).set(0.0);
+    // Registered without a sample: rendered with a count of 0.
+    let _ = metrics::histogram!(FEED_DELAY);
 }
 
 /// Handles of the per-request metrics, looked up once: a `counter!` with labels builds and

@@ -92,6 +92,10 @@ pub struct Feed {
     poll: Duration,
     /// The stall last logged, while it lasts.
     stalled: Option<StallKey>,
+    /// When this instance started reading the log (Unix milliseconds): only events written
+    /// since count toward the delay metric. The history replayed at start is minutes or days
+    /// old, and counting it would fire a delay alert at every restart.
+    since_ms: i64,
 }
 
 impl Feed {
@@ -115,6 +119,7 @@ impl Feed {
             cursor: 0,
             poll,
             stalled: None,
+            since_ms: crate::clock::now_ms(),
         };
         // Before the log: every event in it is newer than what the table says now.
         let disabled = users::disabled_ids(&feed.db).await?;
@@ -170,7 +175,7 @@ impl Feed {
     fn apply(&self, page: &Page) {
         let now_ms = crate::clock::now_ms();
         for event in &page.events {
-            if event.created_at_ms > 0 {
+            if event.created_at_ms >= self.since_ms {
                 #[allow(clippy::cast_precision_loss)]
                 let delay = (now_ms - event.created_at_ms).max(0) as f64 / 1000.0;
                 ::metrics::histogram!(meter::FEED_DELAY).record(delay);

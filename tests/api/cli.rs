@@ -263,7 +263,7 @@ impl Served {
     }
 
     /// Sends SIGTERM, as a service manager stops it.
-    fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

@@ -368,3 +368,66 @@ async fn the_security_log_records_api_and_cli_actions_with_the_account() {
     assert!(!log.contains(&admin), "no token in the log");
     assert!(!log.contains("passphrase"), "no password in the log");
 }
+
+/// `/metrics` of a process that has just started: every series is there at zero, and the
+/// history it replayed from the log is not counted as feed delay (an alert on the delay would
+/// otherwise fire at every restart).
+#[tokio::test]
+async fn metrics_start_at_zero_and_the_replayed_history_is_not_feed_delay() {
+    let admin = [
+        ("RUST_LOG", "error"),
+        ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("WARDEN_ADMIN_EMAIL", "root@example.com"),
+        ("WARDEN_ADMIN_PASSWORD", "a bootstrap password for root"),
+    ];
+    let first = Served::start(&admin).await;
+    let graphql = format!("{}/graphql", first.base);
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(&graphql)
+        .json(&json!({ "query": "mutation { login(email: \"root@example.com\", password: \"a bootstrap password for root\") { accessToken } }" }))
+        .send().await.expect("login").json().await.expect("JSON");
+    let access = login["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let logout: Value = client
+        .post(&graphql)
+        .bearer_auth(&access)
+        .json(&json!({ "query": "mutation { logout }" }))
+        .send()
+        .await
+        .expect("logout")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(logout["data"]["logout"], true, "an event in the log");
+    let url = first.database_url();
+    first.terminate();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let mut env = admin.to_vec();
+    env.push(("DATABASE_URL", &url));
+    let second = Served::start(&env).await;
+    let text = reqwest::get(format!("{}/metrics", second.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for series in [
+        "warden_refresh_reuse_detected_total 0",
+        "warden_logins_total{result=\"rate_limited\"} 0",
+        "warden_revocations_total{kind=\"session\"} 0",
+        "warden_guard_denials_total{code=\"TOKEN_REVOKED\"} 0",
+        "warden_live_events_total{kind=\"SIGNED_OUT\"} 0",
+        "warden_live_connections 0",
+        "warden_event_feed_delay_seconds_count 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == series),
+            "`{series}` in /metrics:\n{text}"
+        );
+    }
+    drop(first);
+}
