@@ -364,16 +364,23 @@ backend_test! {
 }
 
 backend_test! {
-    async fn the_address_failures_migration_goes_down_and_up_again(backend) {
+    async fn the_address_failures_and_refresh_retirements_migrations_go_down_and_up_again(backend) {
         use migration::{Migrator, MigratorTrait};
         let app = spawn_app(backend).await;
         let db = app.db().await;
-        let count = "SELECT COUNT(*) FROM address_failures";
-        db.execute_unprepared(count).await.expect("the table exists");
-        Migrator::down(&db, Some(1)).await.expect("down");
-        assert!(db.execute_unprepared(count).await.is_err(), "the table is gone");
+        let counts = ["SELECT COUNT(*) FROM address_failures", "SELECT COUNT(*) FROM refresh_retirements"];
+        for count in counts {
+            db.execute_unprepared(count).await.expect("the table exists");
+        }
+        // The two newest migrations, newest first.
+        Migrator::down(&db, Some(2)).await.expect("down");
+        for count in counts {
+            assert!(db.execute_unprepared(count).await.is_err(), "the table is gone: {count}");
+        }
         Migrator::up(&db, None).await.expect("up again");
-        db.execute_unprepared(count).await.expect("the table exists again");
+        for count in counts {
+            db.execute_unprepared(count).await.expect("the table exists again");
+        }
         db.close().await.ok();
     }
 }
