@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use entity::auth_event;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,10 @@ pub enum Change {
         jti: String,
         /// Its user, when it is one of ours.
         user_id: Option<i64>,
+        /// Until when (Unix seconds) the revocation matters in memory: an access token's
+        /// `exp` plus the leeway (a token minted elsewhere may live longer than ours), or the
+        /// log's horizon for a refresh token, which is judged against the database anyway.
+        until: i64,
     },
     /// Every token of a session is refused from now on.
     SessionRevoked {
@@ -107,21 +111,12 @@ impl Change {
         }
     }
 
-    /// The changes for ended sessions of one user, each mattering until `until`.
-    pub fn sessions_revoked(
-        user_id: i64,
-        ids: impl IntoIterator<Item = String>,
-        until: i64,
-    ) -> Vec<(Self, i64)> {
+    /// The changes for ended sessions of one user.
+    pub fn sessions_revoked(user_id: i64, ids: impl IntoIterator<Item = String>) -> Vec<Self> {
         ids.into_iter()
-            .map(|session_id| {
-                (
-                    Self::SessionRevoked {
-                        session_id,
-                        user_id,
-                    },
-                    until,
-                )
+            .map(|session_id| Self::SessionRevoked {
+                session_id,
+                user_id,
             })
             .collect()
     }
@@ -188,6 +183,7 @@ impl Event {
             "jti_revoked" => Change::JtiRevoked {
                 jti: needs(row.jti, "jti")?,
                 user_id: row.user_id,
+                until: row.expires_at,
             },
             "session_revoked" => Change::SessionRevoked {
                 session_id: needs(row.session_id, "session_id")?,
@@ -298,38 +294,101 @@ pub trait Subscriber: Send + Sync {
 #[derive(Debug, Default)]
 pub struct Pending(Vec<Event>);
 
-/// Appends events and hands committed ones to this process's subscribers.
+/// How long a change can matter to a token judged in memory: an access token minted now is
+/// refused or accepted for at most its lifetime plus the leeway. Refresh tokens are judged
+/// against the database when used (sessions, the persisted revocation list, the account's
+/// state), so they need no memory of their own, and memory and start-up follow the changes
+/// of the last access lifetime, not the history. Disabled accounts are the exception the
+/// revocation state keeps for as long as they stay disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    seconds: i64,
+}
+
+impl Horizon {
+    /// Changes matter for `access_ttl` plus `leeway_secs`.
+    pub fn new(access_ttl: std::time::Duration, leeway_secs: i64) -> Self {
+        let access = i64::try_from(access_ttl.as_secs()).unwrap_or(i64::MAX);
+        Self {
+            seconds: access.saturating_add(leeway_secs.max(0)),
+        }
+    }
+
+    /// Until when (Unix seconds) a change made now matters.
+    pub fn until_now(self) -> i64 {
+        crate::clock::now_secs().saturating_add(self.seconds)
+    }
+
+    /// How long a change matters, in seconds.
+    pub fn seconds(self) -> i64 {
+        self.seconds
+    }
+}
+
+impl Default for Horizon {
+    /// The default access lifetime (15 minutes), no leeway.
+    fn default() -> Self {
+        Self::new(std::time::Duration::from_secs(15 * 60), 0)
+    }
+}
+
+/// Records changes and hands committed ones to this process's subscribers.
+///
+/// Cloning is cheap (one `Arc`); every clone shares the subscribers.
 #[derive(Clone, Default)]
 pub struct EventLog {
     subscribers: Arc<Vec<Arc<dyn Subscriber>>>,
+    horizon: Horizon,
 }
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLog")
             .field("subscribers", &self.subscribers.len())
+            .field("horizon", &self.horizon)
             .finish()
     }
 }
 
 impl EventLog {
-    /// A log whose committed events are applied to `subscribers` in this process.
-    pub fn new(subscribers: Vec<Arc<dyn Subscriber>>) -> Self {
+    /// A log whose committed events are applied to `subscribers` in this process, each event
+    /// mattering for `horizon`.
+    pub fn new(subscribers: Vec<Arc<dyn Subscriber>>, horizon: Horizon) -> Self {
         Self {
             subscribers: Arc::new(subscribers),
+            horizon,
         }
     }
 
-    /// Appends `changes`, each mattering until `expires_at`, inside the caller's transaction
-    /// `txn`. On PostgreSQL this takes the writers' lock until `txn` ends, and queues the
-    /// NOTIFY that wakes the tailers at commit.
+    /// How long the log's events matter.
+    pub fn horizon(&self) -> Horizon {
+        self.horizon
+    }
+
+    /// The one way to record a change: appends `changes` inside `txn` (after whatever the
+    /// caller wrote there), commits it, and applies the events to this instance at once, so
+    /// the change and its events commit together or not at all.
+    ///
+    /// # Errors
+    /// `SERVICE_UNAVAILABLE` when the database fails (nothing is committed then).
+    pub async fn commit(&self, txn: DatabaseTransaction, changes: Vec<Change>) -> AppResult<()> {
+        let pending = self.append(&txn, changes).await?;
+        txn.commit().await?;
+        self.committed(pending);
+        Ok(())
+    }
+
+    /// Appends `changes` inside the caller's transaction `txn`, without committing it: only for
+    /// a writer that must hold the transaction open (the test of writers' ordering); everyone
+    /// else calls [`Self::commit`]. On PostgreSQL this takes the writers' lock until `txn`
+    /// ends, and queues the NOTIFY that wakes the tailers at commit.
     ///
     /// # Errors
     /// `SERVICE_UNAVAILABLE` when the database fails.
     pub async fn append(
         &self,
         txn: &impl ConnectionTrait,
-        changes: Vec<(Change, i64)>,
+        changes: Vec<Change>,
     ) -> AppResult<Pending> {
         if changes.is_empty() {
             return Ok(Pending::default());
@@ -337,8 +396,13 @@ impl EventLog {
         let backend = txn.get_database_backend();
         lock_for_transaction(txn, WRITER_LOCK).await?;
         let created_at_ms = now_ms();
+        let horizon = self.horizon.until_now();
         let mut events = Vec::with_capacity(changes.len());
-        for (change, expires_at) in changes {
+        for change in changes {
+            let expires_at = match &change {
+                Change::JtiRevoked { until, .. } => *until,
+                _ => horizon,
+            };
             let mut row = auth_event::ActiveModel {
                 id: NotSet,
                 kind: Set(change.kind().to_owned()),
@@ -400,7 +464,8 @@ impl EventLog {
     }
 
     /// Applies events whose transaction has committed to this process's subscribers, so this
-    /// instance acts on its own changes at once rather than at the next poll.
+    /// instance acts on its own changes at once rather than at the next poll (after
+    /// [`Self::append`]; [`Self::commit`] does it by itself).
     pub fn committed(&self, pending: Pending) {
         self.dispatch(&pending.0);
     }
@@ -514,21 +579,73 @@ mod tests {
     use super::*;
     use crate::testing::TestDatabase;
 
-    fn jti(name: &str) -> (Change, i64) {
-        (
-            Change::JtiRevoked {
-                jti: name.to_owned(),
-                user_id: None,
-            },
-            i64::MAX,
-        )
+    fn jti(name: &str) -> Change {
+        Change::JtiRevoked {
+            jti: name.to_owned(),
+            user_id: None,
+            until: i64::MAX,
+        }
     }
 
-    async fn append(db: &sea_orm::DatabaseConnection, changes: Vec<(Change, i64)>) {
+    async fn append(db: &sea_orm::DatabaseConnection, changes: Vec<Change>) {
         let _pending = EventLog::default()
             .append(db, changes)
             .await
             .expect("appended");
+    }
+
+    /// One change of every kind, with every field set.
+    fn one_of_each() -> Vec<Change> {
+        vec![
+            Change::JtiRevoked {
+                jti: "j".into(),
+                user_id: Some(1),
+                until: 4_102_444_800,
+            },
+            Change::SessionRevoked {
+                session_id: "s".into(),
+                user_id: 1,
+            },
+            Change::GrantsChanged {
+                user_id: 1,
+                version: 7,
+                roles: vec!["admin".into()],
+                permissions: vec!["users:read".into(), "read:sensitive".into()],
+            },
+            Change::ProfileChanged { user_id: 1 },
+            Change::UserDisabled { user_id: 1 },
+            Change::UserEnabled { user_id: 1 },
+            Change::UserDeleted { user_id: 1 },
+            Change::AccountUnlocked {
+                user_id: 1,
+                account: "ana@example.com".into(),
+            },
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_change_round_trips_through_the_table() {
+        let database = TestDatabase::new().await;
+        let log = EventLog::default();
+        let txn = sea_orm::TransactionTrait::begin(&database.db)
+            .await
+            .expect("begin");
+        log.commit(txn, one_of_each()).await.expect("committed");
+        let page = read_after(&database.db, 0, 100).await.expect("read");
+        let read: Vec<Change> = page.events.iter().map(|e| e.change.clone()).collect();
+        assert_eq!(read, one_of_each());
+        assert!(page.unknown.is_empty() && page.unreadable.is_none());
+        let horizon = log.horizon().until_now();
+        for event in &page.events {
+            let expected = match event.change {
+                Change::JtiRevoked { until, .. } => until..=until,
+                _ => horizon - 5..=horizon,
+            };
+            assert!(
+                expected.contains(&event.expires_at),
+                "a revoked jti matters until its token's own end, the rest for the horizon: {event:?}"
+            );
+        }
     }
 
     async fn sql(db: &sea_orm::DatabaseConnection, statement: &str) {
@@ -537,24 +654,7 @@ mod tests {
 
     #[test]
     fn every_kind_this_version_writes_is_one_it_reads() {
-        let changes = [
-            jti("a").0,
-            Change::SessionRevoked {
-                session_id: "s".into(),
-                user_id: 1,
-            },
-            Change::GrantsChanged {
-                user_id: 1,
-                version: 1,
-                roles: vec![],
-                permissions: vec![],
-            },
-            Change::ProfileChanged { user_id: 1 },
-            Change::UserDisabled { user_id: 1 },
-            Change::UserEnabled { user_id: 1 },
-            Change::UserDeleted { user_id: 1 },
-        ];
-        for change in changes {
+        for change in one_of_each() {
             assert!(KNOWN_KINDS.contains(&change.kind()), "{change:?}");
         }
     }
@@ -570,7 +670,7 @@ mod tests {
         append(db, vec![jti("after")]).await;
         let page = read_after(db, 0, 100).await.expect("read");
         let read: Vec<_> = page.events.iter().map(|e| e.change.clone()).collect();
-        assert_eq!(read, vec![jti("before").0, jti("after").0]);
+        assert_eq!(read, vec![jti("before"), jti("after")]);
         assert_eq!(page.unknown, vec![("future_kind".to_owned(), 3)]);
         assert_eq!(page.last, Some(5));
         assert!(page.unreadable.is_none() && !page.full);
@@ -637,7 +737,7 @@ mod tests {
             roles: vec!["admin".into()],
             permissions: vec![],
         };
-        append(db, vec![(change, i64::MAX)]).await;
+        append(db, vec![change]).await;
         sql(
             db,
             "UPDATE auth_events SET payload = '{not json' WHERE id = 1",

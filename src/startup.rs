@@ -22,7 +22,7 @@ use crate::{
     config::{Config, ConfigError, MetricsExposure},
     database,
     error::AppError,
-    events::{self, EventLog},
+    events::{self, EventLog, Horizon},
     graphql::{self, ApiState},
     http::{self, HttpShared, HttpState},
     messages::Messages,
@@ -79,6 +79,7 @@ pub struct Application {
     metrics_addr: Option<SocketAddr>,
     metrics_handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
     live: Arc<LiveEvents>,
+    revocation: Arc<RevocationState>,
     hashes: Arc<HashGauge>,
     /// How long each kind of pruned row must be kept.
     retention: Retention,
@@ -145,12 +146,15 @@ impl Application {
         ));
         // The login limits forget an account's failures when it is unlocked anywhere.
         let limits = LoginLimits::new(config.login.account_limit, config.login.ip_limit);
-        let log = EventLog::new(vec![
-            state.clone(),
-            profiles.clone(),
-            live.clone(),
-            Arc::new(limits.clone()),
-        ]);
+        let log = EventLog::new(
+            vec![
+                state.clone(),
+                profiles.clone(),
+                live.clone(),
+                Arc::new(limits.clone()),
+            ],
+            Horizon::new(config.jwt.access_ttl, leeway),
+        );
         let feed_db = database::feed_connection(&config.database_url, &db).await?;
         let feed = Feed::load(feed_db, log.clone(), state.clone())
             .await
@@ -209,7 +213,7 @@ impl Application {
         let router = http::router(
             HttpState::new(HttpShared {
                 schema,
-                verifier: TokenVerifier::new(codec, state, transport.csrf_protect),
+                verifier: TokenVerifier::new(codec, state.clone(), transport.csrf_protect),
                 api,
                 playground: config.playground,
                 max_batch: config.limits.max_batch,
@@ -255,7 +259,13 @@ impl Application {
             metrics_addr,
             metrics_handle,
             live,
+            revocation: state,
         })
+    }
+
+    /// What this instance holds in memory to judge tokens (for tests of its bounds).
+    pub fn revocation_state(&self) -> Arc<RevocationState> {
+        self.revocation.clone()
     }
 
     /// The fan-out of live events, with its count of open connections.

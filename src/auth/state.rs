@@ -333,6 +333,7 @@ mod tests {
                 Change::JtiRevoked {
                     jti: "gone".into(),
                     user_id: Some(7),
+                    until: i64::MAX,
                 },
             ),
             event(
@@ -443,6 +444,7 @@ mod tests {
             Change::JtiRevoked {
                 jti: "old".into(),
                 user_id: None,
+                until: i64::MAX,
             },
         );
         old.expires_at = now_secs() + 1;
