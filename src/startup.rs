@@ -15,14 +15,14 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{
-        failures, feed::Feed, live::LiveEvents, revocation, service::AuthService, sessions,
+        failures, live::LiveEvents, revocation, service::AuthService, sessions,
         state::RevocationState, throttle::LoginLimits, tokens::TokenCodec, verify::TokenVerifier,
     },
     clock::now_secs,
     config::{Config, ConfigError, MetricsExposure},
     database,
     error::AppError,
-    events::{self, EventLog, Horizon},
+    events::{self, EventLog, Feed, Horizon},
     graphql::{self, ApiState},
     http::{self, HttpShared, HttpState},
     messages::Messages,
@@ -156,7 +156,13 @@ impl Application {
             Horizon::new(config.jwt.access_ttl, leeway),
         );
         let feed_db = database::feed_connection(&config.database_url, &db).await?;
-        let feed = Feed::load(feed_db, log.clone(), state.clone())
+        // The disabled accounts first: every event in the log is newer than what the table
+        // says now, and overrules it.
+        let disabled = users::disabled_ids(&db)
+            .await
+            .map_err(|e| StartupError::Other(format!("loading the disabled accounts: {e}")))?;
+        state.hold_disabled(disabled);
+        let feed = Feed::load(feed_db, log.clone(), state.freshness())
             .await
             .map_err(|e| StartupError::Other(format!("loading the event log: {e}")))?;
 

@@ -1,140 +1,15 @@
-//! The event log: every change that can kill or weaken a token is appended to `auth_events`
-//! in the same transaction as the change itself, so the change and its event commit together
-//! or not at all.
-//!
-//! Instances keep what the guards need in memory (see [`crate::auth::state`]) and learn of
-//! changes two ways: their own writes are applied at commit ([`EventLog::committed`]), and
-//! [`crate::auth::feed`] tails the table for everyone else's (other instances, the CLI).
-//!
-//! Tailing reads "rows after the last id applied", which is only safe if ids become visible in
-//! order. A sequence hands out ids at insert, not at commit, so on PostgreSQL two writers could
-//! commit out of id order and a reader would skip the smaller id. Writers therefore take one
-//! transaction-scoped advisory lock before they insert: ids are handed out and committed one
-//! writer at a time. Writes that append events are rare (logout, revocation, grant changes),
-//! so serialising them costs nothing that matters; reads never take the lock. SQLite has a
-//! single writer anyway.
-
-use std::sync::Arc;
+//! The `auth_events` table: a change in and out of its row, reading a page of the log in
+//! order, and pruning what no token can be affected by any more.
 
 use entity::auth_event;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    clock::now_ms,
-    error::{AppError, AppResult, Fault},
-};
-
-/// The NOTIFY channel that wakes tailers on PostgreSQL.
-pub const CHANNEL: &str = "warden_events";
-/// Advisory lock key that serialises event writers (an arbitrary constant: "WARDEN" in hex).
-const WRITER_LOCK: i64 = 0x5741_5244_454E;
-
-/// A change, as the guards see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// One token (by `jti`) is refused from now on.
-    JtiRevoked {
-        /// The token id.
-        jti: String,
-        /// Its user, when it is one of ours.
-        user_id: Option<i64>,
-        /// Until when (Unix seconds) the revocation matters in memory: an access token's
-        /// `exp` plus the leeway (a token minted elsewhere may live longer than ours), or the
-        /// log's horizon for a refresh token, which is judged against the database anyway.
-        until: i64,
-    },
-    /// Every token of a session is refused from now on.
-    SessionRevoked {
-        /// The session.
-        session_id: String,
-        /// Its user.
-        user_id: i64,
-    },
-    /// A user's grants changed; tokens with an older grants version keep only what the user
-    /// still holds.
-    GrantsChanged {
-        /// The user.
-        user_id: i64,
-        /// The new grants version.
-        version: i64,
-        /// Roles now held.
-        roles: Vec<String>,
-        /// Permissions now held.
-        permissions: Vec<String>,
-    },
-    /// A user's profile (name, email) changed: caches drop it.
-    ProfileChanged {
-        /// The user.
-        user_id: i64,
-    },
-    /// An account was disabled: every token of the user is refused until it is enabled again
-    /// (its sessions were ended by the same transaction, so only tokens minted later work).
-    UserDisabled {
-        /// The user.
-        user_id: i64,
-    },
-    /// A disabled account was enabled again.
-    UserEnabled {
-        /// The user.
-        user_id: i64,
-    },
-    /// An account was deleted: every token of the user is refused.
-    UserDeleted {
-        /// The user.
-        user_id: i64,
-    },
-    /// An operator cleared an account's failed-login count: every instance forgets the
-    /// failures it counted in memory for it too.
-    AccountUnlocked {
-        /// The user.
-        user_id: i64,
-        /// The account's login-limit key (its normalised email).
-        account: String,
-    },
-}
-
-impl Change {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::JtiRevoked { .. } => "jti_revoked",
-            Self::SessionRevoked { .. } => "session_revoked",
-            Self::GrantsChanged { .. } => "grants_changed",
-            Self::ProfileChanged { .. } => "profile_changed",
-            Self::UserDisabled { .. } => "user_disabled",
-            Self::UserEnabled { .. } => "user_enabled",
-            Self::UserDeleted { .. } => "user_deleted",
-            Self::AccountUnlocked { .. } => "account_unlocked",
-        }
-    }
-
-    /// The changes for ended sessions of one user.
-    pub fn sessions_revoked(user_id: i64, ids: impl IntoIterator<Item = String>) -> Vec<Self> {
-        ids.into_iter()
-            .map(|session_id| Self::SessionRevoked {
-                session_id,
-                user_id,
-            })
-            .collect()
-    }
-
-    /// The user the change is about, if known.
-    pub fn user_id(&self) -> Option<i64> {
-        match self {
-            Self::JtiRevoked { user_id, .. } => *user_id,
-            Self::SessionRevoked { user_id, .. }
-            | Self::GrantsChanged { user_id, .. }
-            | Self::ProfileChanged { user_id }
-            | Self::UserDisabled { user_id }
-            | Self::UserEnabled { user_id }
-            | Self::UserDeleted { user_id }
-            | Self::AccountUnlocked { user_id, .. } => Some(*user_id),
-        }
-    }
-}
+use super::Change;
+use crate::error::{AppError, AppResult, Fault};
 
 /// A change with its place in the log and how long it matters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,221 +157,54 @@ impl Page {
     }
 }
 
-/// Something that keeps state derived from the log (revocation state, profile cache).
-pub trait Subscriber: Send + Sync {
-    /// Applies events in log order. Must be idempotent: an instance sees its own events twice
-    /// (at commit, then from the feed).
-    fn apply(&self, events: &[Event]);
-}
-
-/// Events appended inside a transaction that has not committed yet.
-#[must_use = "pass to EventLog::committed after the transaction commits"]
-#[derive(Debug, Default)]
-pub struct Pending(Vec<Event>);
-
-/// How long a change can matter to a token judged in memory: an access token minted now is
-/// refused or accepted for at most its lifetime plus the leeway. Refresh tokens are judged
-/// against the database when used (sessions, the persisted revocation list, the account's
-/// state), so they need no memory of their own, and memory and start-up follow the changes
-/// of the last access lifetime, not the history. Disabled accounts are the exception the
-/// revocation state keeps for as long as they stay disabled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Horizon {
-    seconds: i64,
-}
-
-impl Horizon {
-    /// Changes matter for `access_ttl` plus `leeway_secs`.
-    pub fn new(access_ttl: std::time::Duration, leeway_secs: i64) -> Self {
-        let access = i64::try_from(access_ttl.as_secs()).unwrap_or(i64::MAX);
-        Self {
-            seconds: access.saturating_add(leeway_secs.max(0)),
-        }
-    }
-
-    /// Until when (Unix seconds) a change made now matters.
-    pub fn until_now(self) -> i64 {
-        crate::clock::now_secs().saturating_add(self.seconds)
-    }
-
-    /// How long a change matters, in seconds.
-    pub fn seconds(self) -> i64 {
-        self.seconds
-    }
-}
-
-impl Default for Horizon {
-    /// The default access lifetime (15 minutes), no leeway.
-    fn default() -> Self {
-        Self::new(std::time::Duration::from_secs(15 * 60), 0)
-    }
-}
-
-/// Records changes and hands committed ones to this process's subscribers.
-///
-/// Cloning is cheap (one `Arc`); every clone shares the subscribers.
-#[derive(Clone, Default)]
-pub struct EventLog {
-    subscribers: Arc<Vec<Arc<dyn Subscriber>>>,
-    horizon: Horizon,
-}
-
-impl std::fmt::Debug for EventLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventLog")
-            .field("subscribers", &self.subscribers.len())
-            .field("horizon", &self.horizon)
-            .finish()
-    }
-}
-
-impl EventLog {
-    /// A log whose committed events are applied to `subscribers` in this process, each event
-    /// mattering for `horizon`.
-    pub fn new(subscribers: Vec<Arc<dyn Subscriber>>, horizon: Horizon) -> Self {
-        Self {
-            subscribers: Arc::new(subscribers),
-            horizon,
-        }
-    }
-
-    /// How long the log's events matter.
-    pub fn horizon(&self) -> Horizon {
-        self.horizon
-    }
-
-    /// The one way to record a change: appends `changes` inside `txn` (after whatever the
-    /// caller wrote there), commits it, and applies the events to this instance at once, so
-    /// the change and its events commit together or not at all.
-    ///
-    /// # Errors
-    /// `SERVICE_UNAVAILABLE` when the database fails (nothing is committed then).
-    pub async fn commit(&self, txn: DatabaseTransaction, changes: Vec<Change>) -> AppResult<()> {
-        let pending = self.append(&txn, changes).await?;
-        txn.commit().await?;
-        self.committed(pending);
-        Ok(())
-    }
-
-    /// Appends `changes` inside the caller's transaction `txn`, without committing it: only for
-    /// a writer that must hold the transaction open (the test of writers' ordering); everyone
-    /// else calls [`Self::commit`]. On PostgreSQL this takes the writers' lock until `txn`
-    /// ends, and queues the NOTIFY that wakes the tailers at commit.
-    ///
-    /// # Errors
-    /// `SERVICE_UNAVAILABLE` when the database fails.
-    pub async fn append(
-        &self,
-        txn: &impl ConnectionTrait,
-        changes: Vec<Change>,
-    ) -> AppResult<Pending> {
-        if changes.is_empty() {
-            return Ok(Pending::default());
-        }
-        let backend = txn.get_database_backend();
-        lock_for_transaction(txn, WRITER_LOCK).await?;
-        let created_at_ms = now_ms();
-        let horizon = self.horizon.until_now();
-        let mut events = Vec::with_capacity(changes.len());
-        for change in changes {
-            let expires_at = match &change {
-                Change::JtiRevoked { until, .. } => *until,
-                _ => horizon,
-            };
-            let mut row = auth_event::ActiveModel {
-                id: NotSet,
-                kind: Set(change.kind().to_owned()),
-                user_id: Set(change.user_id()),
-                session_id: Set(None),
-                jti: Set(None),
-                grants_version: Set(None),
-                payload: Set(None),
-                expires_at: Set(expires_at),
-                created_at_ms: Set(created_at_ms),
-            };
-            match &change {
-                Change::JtiRevoked { jti, .. } => row.jti = Set(Some(jti.clone())),
-                Change::SessionRevoked { session_id, .. } => {
-                    row.session_id = Set(Some(session_id.clone()));
-                }
-                Change::GrantsChanged {
-                    version,
-                    roles,
-                    permissions,
-                    ..
-                } => {
-                    row.grants_version = Set(Some(*version));
-                    let payload = serde_json::to_string(&GrantsPayload {
-                        roles: roles.clone(),
-                        permissions: permissions.clone(),
-                    })
-                    .map_err(|e| AppError::Internal(Fault::Serialise(e)))?;
-                    row.payload = Set(Some(payload));
-                }
-                Change::AccountUnlocked { account, .. } => {
-                    row.payload = Set(Some(account.clone()));
-                }
-                Change::ProfileChanged { .. }
-                | Change::UserDisabled { .. }
-                | Change::UserEnabled { .. }
-                | Change::UserDeleted { .. } => {}
-            }
-            let id = auth_event::Entity::insert(row)
-                .exec(txn)
-                .await?
-                .last_insert_id;
-            events.push(Event {
-                id,
-                change,
-                expires_at,
-                created_at_ms,
-            });
-        }
-        if backend == DbBackend::Postgres {
-            txn.execute_raw(Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_notify($1, '')",
-                [CHANNEL.into()],
-            ))
-            .await?;
-        }
-        Ok(Pending(events))
-    }
-
-    /// Applies events whose transaction has committed to this process's subscribers, so this
-    /// instance acts on its own changes at once rather than at the next poll (after
-    /// [`Self::append`]; [`Self::commit`] does it by itself).
-    pub fn committed(&self, pending: Pending) {
-        self.dispatch(&pending.0);
-    }
-
-    /// Hands events (from the feed or from a commit) to every subscriber.
-    pub fn dispatch(&self, events: &[Event]) {
-        if events.is_empty() {
-            return;
-        }
-        for subscriber in self.subscribers.iter() {
-            subscriber.apply(events);
-        }
-    }
-}
-
-/// Takes PostgreSQL advisory lock `key` until `txn` ends, serialising the transactions that
-/// take it; nothing on SQLite, whose writers are serialised by the database already.
+/// The row that records `change`, mattering until `expires_at`, written at `created_at_ms`.
 ///
 /// # Errors
-/// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn lock_for_transaction(txn: &impl ConnectionTrait, key: i64) -> AppResult<()> {
-    let backend = txn.get_database_backend();
-    if backend == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_advisory_xact_lock($1)",
-            [key.into()],
-        ))
-        .await?;
+/// `SERVICE_UNAVAILABLE` when a payload cannot be serialised (it always can).
+pub(super) fn row(
+    change: &Change,
+    expires_at: i64,
+    created_at_ms: i64,
+) -> AppResult<auth_event::ActiveModel> {
+    let mut row = auth_event::ActiveModel {
+        id: NotSet,
+        kind: Set(change.kind().to_owned()),
+        user_id: Set(change.user_id()),
+        session_id: Set(None),
+        jti: Set(None),
+        grants_version: Set(None),
+        payload: Set(None),
+        expires_at: Set(expires_at),
+        created_at_ms: Set(created_at_ms),
+    };
+    match change {
+        Change::JtiRevoked { jti, .. } => row.jti = Set(Some(jti.clone())),
+        Change::SessionRevoked { session_id, .. } => {
+            row.session_id = Set(Some(session_id.clone()));
+        }
+        Change::GrantsChanged {
+            version,
+            roles,
+            permissions,
+            ..
+        } => {
+            row.grants_version = Set(Some(*version));
+            let payload = serde_json::to_string(&GrantsPayload {
+                roles: roles.clone(),
+                permissions: permissions.clone(),
+            })
+            .map_err(|e| AppError::Internal(Fault::Serialise(e)))?;
+            row.payload = Set(Some(payload));
+        }
+        Change::AccountUnlocked { account, .. } => {
+            row.payload = Set(Some(account.clone()));
+        }
+        Change::ProfileChanged { .. }
+        | Change::UserDisabled { .. }
+        | Change::UserEnabled { .. }
+        | Change::UserDeleted { .. } => {}
     }
-    Ok(())
+    Ok(row)
 }
 
 /// Reads at most `limit` rows after position `after`, in log order: the events of known
@@ -577,6 +285,7 @@ pub async fn prune(db: &impl ConnectionTrait, now: i64) -> AppResult<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventLog;
     use crate::testing::TestDatabase;
 
     fn jti(name: &str) -> Change {
