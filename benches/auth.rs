@@ -12,7 +12,7 @@ use std::{sync::Arc, time::Duration};
 use warden::{
     auth::{
         guards::{HasRole, Requirement},
-        state::RevocationState,
+        revocation::RevocationState,
         tokens::{NewToken, TokenCodec},
         verify::{Presented, Source, TokenVerifier},
     },

@@ -9,13 +9,13 @@
 //!   [`http::credentials`] find the token (header or cookie, and the CSRF header) and
 //!   [`auth::verify`] judges it once, into an [`auth::RequestCredentials`] value: decode with
 //!   [`auth::tokens`], the CSRF double submit, then revocation and grants from the in-memory
-//!   [`auth::state`] — no database round trip. [`http::playground`] serves GraphiQL from the
+//!   [`auth::revocation`] — no database round trip. [`http::playground`] serves GraphiQL from the
 //!   binary; [`http::metrics`] serves `/metrics` ([`meter`] names what is measured).
 //! - [`graphql`] (async-graphql) executes the operation. Each guarded field declares its guard
 //!   with an SDL directive; the [`graphql::pipeline`] extension runs the
 //!   requirement of [`auth::guards`] before the resolver, and [`graphql::nulls`] turns a failed
 //!   nullable field into `null` at its path. Resolvers call [`auth::service`] (login, refresh
-//!   with rotation, reauth, logout, password change; [`auth::throttle`] limits wrong passwords),
+//!   with rotation, reauth, logout, password change; [`auth::protection`] limits wrong passwords),
 //!   [`users`] and the [`profiles`] cache; [`graphql::cookies`] sets token cookies when cookies
 //!   are a token location. Resolvers hold no SQL: the domain modules do.
 //! - The layers point one way: [`http`] → [`graphql`] → [`auth`] → [`users`] → [`password`],
@@ -24,7 +24,7 @@
 //!   for both. [`http`] and [`graphql`] share one [`graphql::ApiState`].
 //! - Every change that can kill or weaken a token appends to the [`events`] log in its own
 //!   transaction; this instance applies it at commit, and [`events::Feed`] tails the log for the
-//!   other instances' (and the CLI's) changes, keeping [`auth::state`] and [`profiles`] current.
+//!   other instances' (and the CLI's) changes, keeping [`auth::revocation`] and [`profiles`] current.
 //! - [`error`] is the domain error with the contract's codes; [`graphql::errors`] is the one
 //!   place it becomes `extensions.code`, with texts from [`messages`].
 //! - [`cli`] is the command line; [`telemetry`] sets up logging. `testing` (tests and benches

@@ -15,8 +15,13 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{
-        failures, live::LiveEvents, revocation, service::AuthService, sessions,
-        state::RevocationState, throttle::LoginLimits, tokens::TokenCodec, verify::TokenVerifier,
+        live::LiveEvents,
+        protection::{failures, throttle::LoginLimits},
+        revocation::{self, RevocationState},
+        service::AuthService,
+        sessions,
+        tokens::TokenCodec,
+        verify::TokenVerifier,
     },
     clock::now_secs,
     config::{Config, ConfigError, MetricsExposure},

@@ -13,7 +13,10 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::{failures, sessions, throttle},
+    auth::{
+        protection::{failures, throttle},
+        sessions,
+    },
     error::{AppError, AppResult},
     events::{Change, EventLog},
     password::{Owner, Passwords},

@@ -17,7 +17,7 @@ use std::{
 use tokio::sync::broadcast;
 
 use crate::{
-    auth::{state::RevocationState, tokens::Claims},
+    auth::{revocation::RevocationState, tokens::Claims},
     error::AppError,
     events::{Change, Event, Subscriber},
 };

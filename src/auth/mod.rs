@@ -3,15 +3,13 @@
 //! of it ([`guards`]), and the flows that tie them together ([`service`]).
 
 pub mod admin;
-pub mod failures;
 
 pub mod guards;
 pub mod live;
+pub mod protection;
 pub mod revocation;
 pub mod service;
 pub mod sessions;
-pub mod state;
-pub mod throttle;
 pub mod tokens;
 pub mod verify;
 

@@ -3,13 +3,7 @@
 //! Each flow checks credentials, writes what it must in one transaction, then mints tokens.
 //! It knows neither HTTP nor GraphQL: it takes claims already verified by the transport layer.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use secrecy::SecretString;
@@ -18,18 +12,20 @@ use crate::{
     audit::{self, Actor, Entry},
     auth::{
         Client,
-        failures::{self, Keys, Recorded},
+        protection::{
+            self, LoginProtection, failures,
+            throttle::{self, LoginLimits},
+        },
         revocation,
         sessions::{self, RefreshSlot},
-        throttle::{self, LoginLimits, Tickets},
         tokens::{Claims, NewToken, SignedToken, TokenCodec},
     },
     clock::{now_ms, now_secs},
-    config::{Limit, LoginConfig},
+    config::LoginConfig,
     error::{AppError, AppResult, TokenKind},
     events::{Change, EventLog},
     meter,
-    password::{Owner, Passwords, Verdict},
+    password::{Owner, Passwords},
     users::{self, Account},
 };
 
@@ -50,41 +46,14 @@ pub struct AuthService {
     db: DatabaseConnection,
     codec: Arc<TokenCodec>,
     reuse_grace: Duration,
-    /// Verified against when the email is unknown, so both failures cost one argon2 check.
-    dummy_hash: Arc<str>,
     /// Tokens carry a `csrf` claim (cookie transport).
     csrf: bool,
-    /// Password-check limits per account and per client address (this instance's view, with
-    /// attempts reserved before hashing).
-    limits: LoginLimits,
-    /// The per-account limit, which the database makes hold across instances.
-    account_limit: Limit,
-    /// The per-address limit, which the database makes hold across instances.
-    address_limit: Limit,
-    /// Password policy and the hashing gate.
-    passwords: Passwords,
+    /// The password check with its limits.
+    protection: LoginProtection,
     /// Absolute session lifetime (`WARDEN_SESSION_MAX_AGE`).
     session_max_age: Duration,
-    /// Argon2 verifications run, for the metric and for tests that unknown emails pay too.
-    password_checks: Arc<AtomicU64>,
     /// Where revocations are recorded (and applied to this instance at commit).
     log: EventLog,
-}
-
-/// `RATE_LIMITED` after `wait` seconds, counted in the metrics wherever a limit refuses.
-fn rate_limited(wait: u64) -> AppError {
-    ::metrics::counter!(meter::RATE_LIMITED).increment(1);
-    AppError::RateLimited(wait)
-}
-
-/// How a password check ended, for the log and the metric.
-fn outcome(checked: Result<(), &AppError>) -> &'static str {
-    match checked {
-        Ok(()) => "ok",
-        Err(AppError::RateLimited(_)) => "rate_limited",
-        Err(AppError::InvalidCredentials) => "failed",
-        Err(_) => "unavailable",
-    }
 }
 
 impl AuthService {
@@ -105,30 +74,26 @@ impl AuthService {
         login: &LoginConfig,
         limits: LoginLimits,
     ) -> AppResult<Self> {
+        let db_for_protection = db.clone();
         Ok(Self {
             db,
             codec,
             reuse_grace,
             csrf,
             log,
-            limits,
-            account_limit: login.account_limit,
-            address_limit: login.ip_limit,
-            dummy_hash: passwords.dummy_hash().await?.into(),
-            passwords,
+            protection: LoginProtection::new(db_for_protection, passwords, login, limits).await?,
             session_max_age: login.session_max_age,
-            password_checks: Arc::new(AtomicU64::new(0)),
         })
     }
 
     /// The password policy and hashing gate.
     pub fn passwords(&self) -> &Passwords {
-        &self.passwords
+        &self.protection.passwords
     }
 
     /// How many argon2 verifications this service has run.
     pub fn password_checks(&self) -> u64 {
-        self.password_checks.load(Ordering::Relaxed)
+        self.protection.password_checks()
     }
 
     /// The token codec.
@@ -210,98 +175,6 @@ impl AuthService {
         }
     }
 
-    /// Reserves an attempt for `account` and the client's address, before any hashing.
-    fn reserve(&self, account: &str, client: &Client) -> AppResult<Tickets> {
-        self.limits
-            .reserve(account, client.ip)
-            .map_err(rate_limited)
-    }
-
-    /// What an attempt on `account` from `address` is counted against in the database, with
-    /// each limit's window as of now.
-    fn keys<'a>(&self, account: Option<&'a str>, address: Option<&'a str>) -> Keys<'a> {
-        let now = now_ms();
-        Keys {
-            account,
-            account_since: failures::window_start_ms(now, self.account_limit.window),
-            address,
-            address_since: failures::window_start_ms(now, self.address_limit.window),
-        }
-    }
-
-    /// `RATE_LIMITED` when `recorded` failures reach a limit: wait out its window.
-    fn limited(&self, recorded: Recorded) -> Option<AppError> {
-        recorded
-            .reached(self.account_limit, self.address_limit)
-            .map(|limit| rate_limited(limit.window.as_secs().max(1)))
-    }
-
-    /// Checks a password with reserved `tickets`; unknown users cost the same as wrong
-    /// passwords. `recorded` is what the database counted for `keys` (every instance's): at
-    /// a limit, the check is refused before hashing.
-    ///
-    /// A failure is recorded in the database and told as `INVALID_CREDENTIALS` only while the
-    /// counts, this failure included, are within the limits (see [`failures`]). A right
-    /// password is not re-counted here: the caller does it, with the write it guards.
-    async fn check_password(
-        &self,
-        tickets: Tickets,
-        keys: Keys<'_>,
-        user: Option<&entity::user::Model>,
-        recorded: Recorded,
-        password: SecretString,
-    ) -> AppResult<()> {
-        if let Some(limited) = self.limited(recorded) {
-            tickets.release();
-            return Err(limited);
-        }
-        let phc = user.map_or_else(|| self.dummy_hash.to_string(), |u| u.password_hash.clone());
-        self.password_checks.fetch_add(1, Ordering::Relaxed);
-        let verdict = match self.passwords.verify(password.clone(), phc).await {
-            Ok(verdict) => verdict,
-            Err(e) => {
-                // Nothing was tested (the gate was saturated, or the task failed).
-                tickets.release();
-                return Err(e);
-            }
-        };
-        if let (true, Some(user)) = (verdict.matches(), user) {
-            tickets.release();
-            if verdict == Verdict::RightButStale {
-                self.rehash_later(user, password);
-            }
-            return Ok(());
-        }
-        tickets.fail();
-        let counted = failures::record(&self.db, keys, now_ms()).await?;
-        Err(self
-            .limited(counted.before_this_one())
-            .unwrap_or(AppError::InvalidCredentials))
-    }
-
-    /// Re-hashes a right password whose stored hash has other parameters, after the answer;
-    /// the new hash replaces the old one only if the password was not changed meanwhile.
-    fn rehash_later(&self, user: &entity::user::Model, password: SecretString) {
-        let db = self.db.clone();
-        let passwords = self.passwords.clone();
-        let (user_id, old) = (user.id, user.password_hash.clone());
-        tokio::spawn(async move {
-            let replaced = match passwords.hash(password).await {
-                Ok(new) => users::replace_password_hash(&db, user_id, &old, new).await,
-                Err(e) => Err(e),
-            };
-            match replaced {
-                // Its own request is answered by now: no client to name.
-                Ok(true) => audit::record(
-                    Entry::new("password_rehashed", "ok", Actor::User(user_id)).account(user_id),
-                    &Client::default(),
-                ),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(user_id, error = %e, "password re-hash failed"),
-            }
-        });
-    }
-
     /// Starts a session: a fresh (or not) access token and the session's first refresh token.
     async fn start_session(
         &self,
@@ -345,17 +218,21 @@ impl AuthService {
     /// `BAD_USER_INPUT` for bad fields or a taken email, `RATE_LIMITED` past the address
     /// limit, `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
     pub async fn register(&self, new: users::NewUser, client: &Client) -> AppResult<Issued> {
-        let ticket = self.limits.reserve_ip(client.ip).map_err(rate_limited)?;
+        let ticket = self
+            .protection
+            .limits
+            .reserve_ip(client.ip)
+            .map_err(protection::rate_limited)?;
         let give_back = |ticket: Option<throttle::Ticket>| {
             if let Some(ticket) = ticket {
                 ticket.release();
             }
         };
         let address = client.ip.map(throttle::address_key);
-        let keys = self.keys(None, address.as_deref());
+        let keys = self.protection.keys(None, address.as_deref());
         if address.is_some() {
             let limited = match failures::count(&self.db, keys).await {
-                Ok(recorded) => self.limited(recorded),
+                Ok(recorded) => self.protection.limited(recorded),
                 Err(e) => Some(e),
             };
             if let Some(e) = limited {
@@ -363,7 +240,7 @@ impl AuthService {
                 return Err(e);
             }
         }
-        let prepared = match users::prepare(&self.db, &self.passwords, new).await {
+        let prepared = match users::prepare(&self.db, &self.protection.passwords, new).await {
             Ok(prepared) => {
                 // The hash was computed: it counts, here and for every instance.
                 if let Some(ticket) = ticket {
@@ -408,11 +285,12 @@ impl AuthService {
     ) -> AppResult<Issued> {
         let account = throttle::account_key(email);
         let address = client.ip.map(throttle::address_key);
-        let keys = self.keys(Some(&account), address.as_deref());
+        let keys = self.protection.keys(Some(&account), address.as_deref());
         let checked = self
+            .protection
             .login_check(&account, keys, email, password, client)
             .await;
-        let result = outcome(checked.0.as_ref().map(|_| ()));
+        let result = protection::outcome(checked.0.as_ref().map(|_| ()));
         ::metrics::counter!(meter::LOGINS, "result" => result).increment(1);
         let (checked, found) = checked;
         if checked.is_err() {
@@ -437,7 +315,11 @@ impl AuthService {
         let created = sessions::create_unless_limited(
             &self.db,
             (&sid, user.id, client.user_agent.clone(), &slot),
-            failures::within_limits(keys, self.account_limit, self.address_limit),
+            failures::within_limits(
+                keys,
+                self.protection.account_limit,
+                self.protection.address_limit,
+            ),
         )
         .await?;
         if !created {
@@ -447,9 +329,9 @@ impl AuthService {
             );
             // Which limit it was takes one more statement, on this rare path only.
             let recorded = failures::count(&self.db, keys).await?;
-            return Err(self
-                .limited(recorded)
-                .unwrap_or_else(|| rate_limited(self.account_limit.window.as_secs().max(1))));
+            return Err(self.protection.limited(recorded).unwrap_or_else(|| {
+                protection::rate_limited(self.protection.account_limit.window.as_secs().max(1))
+            }));
         }
         let issued = self.issue_pair(Account { user, grants }, true, &sid, &slot)?;
         audit::record(
@@ -459,109 +341,6 @@ impl AuthService {
             client,
         );
         Ok(issued)
-    }
-
-    /// Reserves, loads the user with its recorded failures (one statement), and checks; with
-    /// the id of the account the email names, when there is one (for the security log).
-    async fn login_check(
-        &self,
-        account: &str,
-        keys: Keys<'_>,
-        email: &str,
-        password: SecretString,
-        client: &Client,
-    ) -> (AppResult<entity::user::Model>, Option<i64>) {
-        let tickets = match self.reserve(account, client) {
-            Ok(tickets) => tickets,
-            Err(e) => return (Err(e), None),
-        };
-        let loaded =
-            match failures::find_with_failures(&self.db, users::email_is(email), keys).await {
-                // An unknown email has no row to count along: the failure path asks apart.
-                Ok(None) => failures::count(&self.db, keys).await.map(|n| (None, n)),
-                Ok(Some((user, n))) => Ok((Some(user), n)),
-                Err(e) => Err(e),
-            };
-        let (user, recorded) = match loaded {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                tickets.release();
-                return (Err(e), None);
-            }
-        };
-        let found = user.as_ref().map(|u| u.id);
-        let checked = self
-            .check_password(tickets, keys, user.as_ref(), recorded, password)
-            .await
-            .and_then(|()| user.ok_or(AppError::InvalidCredentials));
-        (checked, found)
-    }
-
-    /// Loads the token's user with its recorded failures, reserves and checks the password
-    /// (`reauth`, `changePassword`: the same limits as `login`). A right password is refused
-    /// if, by the time its hash was checked, wrong guesses elsewhere reached a limit.
-    async fn recheck(
-        &self,
-        claims: &Claims,
-        password: SecretString,
-        client: &Client,
-        event: &'static str,
-    ) -> AppResult<entity::user::Model> {
-        let address = client.ip.map(throttle::address_key);
-        let unkeyed = self.keys(None, address.as_deref());
-        let found = match claims.user_id() {
-            Some(id) => failures::find_with_failures(&self.db, users::id_is(id), unkeyed).await?,
-            None => None,
-        };
-        let account = found.as_ref().map_or_else(
-            || format!("user:{}", claims.sub),
-            |(user, _)| throttle::account_key(&user.email),
-        );
-        let keys = Keys {
-            account: Some(&account),
-            ..unkeyed
-        };
-        let checked = match self.reserve(&account, client) {
-            Ok(tickets) => self.recheck_password(tickets, keys, found, password).await,
-            Err(e) => Err(e),
-        };
-        let result = outcome(checked.as_ref().map(|_| ()));
-        audit::record(
-            Entry::new(event, result, Actor::of(claims.user_id()))
-                .account(claims.user_id())
-                .session(claims.sid.as_deref()),
-            client,
-        );
-        checked
-    }
-
-    /// [`Self::check_password`] for a user already loaded (or not found), then the counts
-    /// again after a right password.
-    async fn recheck_password(
-        &self,
-        tickets: Tickets,
-        keys: Keys<'_>,
-        found: Option<(entity::user::Model, Recorded)>,
-        password: SecretString,
-    ) -> AppResult<entity::user::Model> {
-        let (user, recorded) = match found {
-            Some((user, recorded)) => (Some(user), recorded),
-            None => match failures::count(&self.db, keys).await {
-                Ok(recorded) => (None, recorded),
-                Err(e) => {
-                    tickets.release();
-                    return Err(e);
-                }
-            },
-        };
-        self.check_password(tickets, keys, user.as_ref(), recorded, password)
-            .await?;
-        let user = user.ok_or(AppError::InvalidCredentials)?;
-        // Wrong guesses on other instances may have been recorded while this one hashed.
-        match self.limited(failures::count(&self.db, keys).await?) {
-            Some(limited) => Err(limited),
-            None => Ok(user),
-        }
     }
 
     /// A refresh token → a non-fresh access token and the session's next refresh token.
@@ -698,7 +477,10 @@ impl AuthService {
         if claims.kind() != TokenKind::Access {
             return Err(AppError::WrongTokenType(TokenKind::Access));
         }
-        let user = self.recheck(claims, password, client, "reauth").await?;
+        let user = self
+            .protection
+            .recheck(claims, password, client, "reauth")
+            .await?;
         let grants = users::load_grants(&self.db, user.id).await?;
         let account = Account { user, grants };
         if let Some(sid) = claims.sid.as_deref() {
@@ -726,16 +508,17 @@ impl AuthService {
         client: &Client,
     ) -> AppResult<()> {
         let user = self
+            .protection
             .recheck(claims, current, client, "change_password")
             .await?;
-        self.passwords.check_policy(
+        self.protection.passwords.check_policy(
             secrecy::ExposeSecret::expose_secret(&new),
             Owner {
                 email: &user.email,
                 name: &user.name,
             },
         )?;
-        let hash = self.passwords.hash(new).await?;
+        let hash = self.protection.passwords.hash(new).await?;
         let user_id = user.id;
         let txn = self.db.begin().await?;
         users::set_password_hash(&txn, user, hash).await?;

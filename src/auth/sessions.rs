@@ -52,7 +52,7 @@ pub async fn create(
 
 /// [`create`], only while `condition` holds (one `INSERT … SELECT … WHERE`, the same single
 /// round trip as [`create`]): the login limits' counts, read by the insert itself (see
-/// [`crate::auth::failures::within_limits`]). Returns whether the session was created.
+/// [`crate::auth::protection::failures::within_limits`]). Returns whether the session was created.
 ///
 /// # Errors
 /// `SERVICE_UNAVAILABLE` when the database fails.

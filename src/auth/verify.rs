@@ -10,7 +10,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use crate::{
-    auth::{Credentials, Verified, state::RevocationState, tokens::TokenCodec},
+    auth::{Credentials, Verified, revocation::RevocationState, tokens::TokenCodec},
     error::{AppError, CsrfFailure},
 };
 

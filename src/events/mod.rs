@@ -2,7 +2,7 @@
 //! in the same transaction as the change itself, so the change and its event commit together
 //! or not at all.
 //!
-//! Instances keep what the guards need in memory (see [`crate::auth::state`]) and learn of
+//! Instances keep what the guards need in memory (see [`crate::auth::revocation::RevocationState`]) and learn of
 //! changes two ways: their own writes are applied at commit ([`EventLog::commit`]), and the
 //! [`Feed`] tails the table for everyone else's (other instances, the CLI).
 //!

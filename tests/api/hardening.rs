@@ -349,7 +349,7 @@ backend_test! {
 
 backend_test! {
     async fn a_login_session_is_created_only_while_the_account_and_address_are_under_their_limits(backend) {
-        use warden::{auth::{failures::{self, Keys}, sessions::{self, RefreshSlot}}, config::Limit};
+        use warden::{auth::{protection::failures::{self, Keys}, sessions::{self, RefreshSlot}}, config::Limit};
         let app = spawn_app(backend).await;
         let id = app.create_user("ana@example.com", &[], &[]).await;
         let db = app.db().await;

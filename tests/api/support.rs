@@ -65,7 +65,7 @@ pub struct TestApp {
     /// The running app's live-event fan-out (open WebSocket connections).
     pub live: Option<std::sync::Arc<warden::auth::live::LiveEvents>>,
     /// What the running app holds in memory to judge tokens.
-    pub revocation: Option<std::sync::Arc<warden::auth::state::RevocationState>>,
+    pub revocation: Option<std::sync::Arc<warden::auth::revocation::RevocationState>>,
     /// Password hashes running in the app, and the most that ran at once.
     pub hashes: std::sync::Arc<warden::password::HashGauge>,
     shutdown: Option<oneshot::Sender<()>>,

@@ -13,7 +13,7 @@
 //! Nothing ever wipes it all. Keys are capped in length.
 //!
 //! This is one instance's view, and what keeps parallel attempts on one instance from all
-//! passing before any has failed; [`crate::auth::failures`] makes both limits hold across
+//! passing before any has failed; [`super::failures`] makes both limits hold across
 //! instances through the database.
 
 use std::{

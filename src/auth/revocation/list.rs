@@ -1,6 +1,6 @@
 //! The persisted revocation list (`revoked_tokens`), keyed by `jti`.
 //!
-//! Requests never read it: guards consult the in-memory [`crate::auth::state`], fed by the
+//! Requests never read it: guards consult the in-memory [`super::RevocationState`], fed by the
 //! event each revocation appends. The list is the record that makes single-use tokens
 //! single-use across instances (an insert that conflicts means "already used").
 

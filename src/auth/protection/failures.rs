@@ -43,7 +43,7 @@ pub struct Keys<'a> {
     pub account: Option<&'a str>,
     /// Failures of the account recorded after this moment (Unix ms) count.
     pub account_since: i64,
-    /// The client address key ([`crate::auth::throttle::address_key`]), when known.
+    /// The client address key ([`super::throttle::address_key`]), when known.
     pub address: Option<&'a str>,
     /// Failures of the address recorded after this moment (Unix ms) count.
     pub address_since: i64,
