@@ -1,18 +1,19 @@
 //! The `warden` command line (clap): serve, migrate, schema, and user administration.
 
-use std::io::BufRead;
+use std::{io::BufRead, sync::Arc};
 
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::{
+    accounts::Accounts,
     audit,
-    auth::admin,
     config::Config,
     database,
     events::{EventLog, Horizon},
+    profiles::ProfileCache,
     startup::{self, Application, StartupError},
-    users::{self, NewUser},
+    users::NewUser,
 };
 
 /// Warden: a token-aware GraphQL API server for identity and access.
@@ -170,6 +171,12 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     i64::try_from(config.jwt.leeway).unwrap_or(i64::MAX),
                 ),
             );
+            let accounts = Accounts::new(
+                db.clone(),
+                log,
+                crate::password::Passwords::new(&config.login),
+                Arc::new(ProfileCache::default()),
+            );
 
             let user_error = |e: crate::error::AppError| StartupError::Other(e.to_string());
             match command {
@@ -183,28 +190,25 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                             .unwrap_or_default()
                             .to_owned()
                     });
-                    let passwords = crate::password::Passwords::new(&config.login);
-                    let account = users::create(
-                        &db,
-                        &passwords,
-                        NewUser {
+                    let account = accounts
+                        .create(NewUser {
                             email: args.email,
                             password,
                             name,
                             roles: args.roles,
                             permissions: args.permissions,
-                        },
-                    )
-                    .await
-                    .map_err(user_error)?;
+                        })
+                        .await
+                        .map_err(user_error)?;
                     let grants =
                         audit::grants_detail(&account.grants.roles, &account.grants.permissions);
                     cli_log("user_created", account.user.id, Some(&grants));
                     println!("created user {} <{}>", account.user.id, account.user.email);
                 }
                 UserCommand::SetRoles { email, roles } => {
-                    let user = find(&db, &email).await?;
-                    let account = users::set_grants(&db, &log, user, Some(&roles), None)
+                    let user = find(&accounts, &email).await?;
+                    let account = accounts
+                        .set_grants(user, Some(&roles), None)
                         .await
                         .map_err(user_error)?;
                     let grants =
@@ -217,8 +221,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     );
                 }
                 UserCommand::SetPermissions { email, permissions } => {
-                    let user = find(&db, &email).await?;
-                    let account = users::set_grants(&db, &log, user, None, Some(&permissions))
+                    let user = find(&accounts, &email).await?;
+                    let account = accounts
+                        .set_grants(user, None, Some(&permissions))
                         .await
                         .map_err(user_error)?;
                     let grants =
@@ -231,23 +236,21 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     );
                 }
                 UserCommand::Disable { email } => {
-                    set_disabled(&db, &log, &email, true).await?;
+                    set_disabled(&accounts, &email, true).await?;
                 }
                 UserCommand::Enable { email } => {
-                    set_disabled(&db, &log, &email, false).await?;
+                    set_disabled(&accounts, &email, false).await?;
                 }
                 UserCommand::RevokeSessions { email } => {
-                    let user = find(&db, &email).await?;
-                    let ended = admin::revoke_sessions(&db, &log, user)
-                        .await
-                        .map_err(user_error)?;
+                    let user = find(&accounts, &email).await?;
+                    let ended = accounts.revoke_sessions(user).await.map_err(user_error)?;
                     cli_log("sessions_revoked", user, Some(&format!("ended={ended}")));
                     println!("{ended} session(s) of {email} ended");
                 }
-                UserCommand::List { json } => list(&db, json).await?,
+                UserCommand::List { json } => list(&accounts, json).await?,
                 UserCommand::Unlock { email } => {
-                    let user = find(&db, &email).await?;
-                    let cleared = admin::unlock(&db, &log, user).await.map_err(user_error)?;
+                    let user = find(&accounts, &email).await?;
+                    let cleared = accounts.unlock(user).await.map_err(user_error)?;
                     cli_log(
                         "account_unlocked",
                         user,
@@ -259,16 +262,16 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     );
                 }
                 UserCommand::Delete { email } => {
-                    let user = find(&db, &email).await?;
-                    admin::delete(&db, &log, user).await.map_err(user_error)?;
+                    let user = find(&accounts, &email).await?;
+                    accounts.delete(user).await.map_err(user_error)?;
                     cli_log("user_deleted", user, None);
                     println!("deleted {}", email.trim());
                 }
                 UserCommand::SetPassword { email, .. } => {
-                    let user = find(&db, &email).await?;
+                    let user = find(&accounts, &email).await?;
                     let password = read_password_line()?;
-                    let passwords = crate::password::Passwords::new(&config.login);
-                    let ended = admin::set_password(&db, &log, &passwords, user, password)
+                    let ended = accounts
+                        .set_password(user, password)
                         .await
                         .map_err(user_error)?;
                     cli_log("password_set", user, Some(&format!("ended={ended}")));
@@ -293,13 +296,13 @@ fn cli_log(event: &'static str, account: i64, detail: Option<&str>) {
 
 /// `user disable` / `user enable`.
 async fn set_disabled(
-    db: &sea_orm::DatabaseConnection,
-    log: &EventLog,
+    accounts: &Accounts,
     email: &str,
     disabled: bool,
 ) -> Result<(), StartupError> {
-    let user = find(db, email).await?;
-    let account = admin::set_disabled(db, log, user, disabled)
+    let user = find(accounts, email).await?;
+    let account = accounts
+        .set_disabled(user, disabled)
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
     let (state, event) = if account.user.disabled {
@@ -313,7 +316,7 @@ async fn set_disabled(
 }
 
 /// `user list`: every account, a page at a time, as a table or JSON Lines.
-async fn list(db: &sea_orm::DatabaseConnection, json: bool) -> Result<(), StartupError> {
+async fn list(accounts: &Accounts, json: bool) -> Result<(), StartupError> {
     const PAGE: u64 = 500;
     let mut after = None;
     if !json {
@@ -323,7 +326,8 @@ async fn list(db: &sea_orm::DatabaseConnection, json: bool) -> Result<(), Startu
         );
     }
     loop {
-        let page = users::page(db, after, PAGE)
+        let page = accounts
+            .page(after, PAGE)
             .await
             .map_err(|e| StartupError::Other(e.to_string()))?;
         for account in &page {
@@ -358,8 +362,9 @@ async fn list(db: &sea_orm::DatabaseConnection, json: bool) -> Result<(), Startu
     }
 }
 
-async fn find(db: &sea_orm::DatabaseConnection, email: &str) -> Result<i64, StartupError> {
-    users::find_by_email(db, email)
+async fn find(accounts: &Accounts, email: &str) -> Result<i64, StartupError> {
+    accounts
+        .find_by_email(email)
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?
         .map(|u| u.id)

@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod cli;

@@ -14,6 +14,7 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
+    accounts::Accounts,
     auth::{
         live::LiveEvents,
         protection::{failures, throttle::LoginLimits},
@@ -196,7 +197,7 @@ impl Application {
             codec.clone(),
             config.refresh_reuse_grace,
             transport.uses_cookies(),
-            log,
+            log.clone(),
             passwords.clone(),
             &config.login,
             limits,
@@ -205,7 +206,7 @@ impl Application {
         .map_err(|e| StartupError::Other(e.to_string()))?;
         let api = ApiState {
             db: db.clone(),
-            profiles,
+            accounts: Accounts::new(db.clone(), log.clone(), passwords.clone(), profiles),
             live: live.clone(),
             auth,
             messages: Arc::new(messages),

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
     audit::{self, Actor, Entry},
-    auth::{Client, admin, service::Issued},
+    auth::{Client, service::Issued},
     error::AppError,
     graphql::{
         cookies,
@@ -13,7 +13,7 @@ use crate::{
         state::ApiState,
         types::{AuthPayload, User},
     },
-    users::{self, Account, NewUser},
+    users::{Account, NewUser},
 };
 
 /// The mutation root.
@@ -74,7 +74,9 @@ async fn change_grants(
 ) -> Result<User> {
     let state = ctx.data::<ApiState>()?;
     let id = self::user_id(user_id).api(ctx)?;
-    let account: Account = users::set_grants(&state.db, state.auth.log(), id, roles, permissions)
+    let account: Account = state
+        .accounts
+        .set_grants(id, roles, permissions)
         .await
         .api(ctx)?;
     log_grants(ctx, "grants_changed", &account);
@@ -164,9 +166,7 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
         let id = claims.user_id().ok_or(AppError::NotFound).api(ctx)?;
-        let account = users::rename(&state.db, state.auth.log(), id, &name)
-            .await
-            .api(ctx)?;
+        let account = state.accounts.rename(id, &name).await.api(ctx)?;
         Ok(account.into())
     }
 
@@ -241,19 +241,17 @@ impl Mutation {
         permissions: Option<Vec<String>>,
     ) -> Result<User> {
         let state = ctx.data::<ApiState>()?;
-        let account = users::create(
-            &state.db,
-            state.auth.passwords(),
-            NewUser {
+        let account = state
+            .accounts
+            .create(NewUser {
                 email,
                 password: password.into(),
                 name,
                 roles: roles.unwrap_or_default(),
                 permissions: permissions.unwrap_or_default(),
-            },
-        )
-        .await
-        .api(ctx)?;
+            })
+            .await
+            .api(ctx)?;
         log_grants(ctx, "user_created", &account);
 
         Ok(User::seen_by_other(account))
@@ -308,9 +306,7 @@ impl Mutation {
     ) -> Result<User> {
         let state = ctx.data::<ApiState>()?;
         let id = self::user_id(&user_id).api(ctx)?;
-        let account = admin::set_disabled(&state.db, state.auth.log(), id, disabled)
-            .await
-            .api(ctx)?;
+        let account = state.accounts.set_disabled(id, disabled).await.api(ctx)?;
         let event = if disabled {
             "user_disabled"
         } else {
@@ -330,9 +326,7 @@ impl Mutation {
     async fn revoke_user_sessions(&self, ctx: &Context<'_>, user_id: ID) -> Result<i32> {
         let state = ctx.data::<ApiState>()?;
         let id = self::user_id(&user_id).api(ctx)?;
-        let ended = admin::revoke_sessions(&state.db, state.auth.log(), id)
-            .await
-            .api(ctx)?;
+        let ended = state.accounts.revoke_sessions(id).await.api(ctx)?;
         log_admin(ctx, "sessions_revoked", id, Some(&format!("ended={ended}")));
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
@@ -347,9 +341,7 @@ impl Mutation {
     async fn delete_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         let state = ctx.data::<ApiState>()?;
         let id = self::user_id(&user_id).api(ctx)?;
-        admin::delete(&state.db, state.auth.log(), id)
-            .await
-            .api(ctx)?;
+        state.accounts.delete(id).await.api(ctx)?;
         log_admin(ctx, "user_deleted", id, None);
         Ok(true)
     }

@@ -3,7 +3,6 @@
 use async_graphql::{Context, Object, Result};
 
 use crate::{
-    auth::sessions,
     clock::now_secs,
     error::AppError,
     graphql::{
@@ -14,7 +13,6 @@ use crate::{
             PageInfo, Session, User, UserConnection, UserEdge, parse_user_cursor, user_cursor,
         },
     },
-    users,
 };
 
 /// Largest page `users(first:)` serves.
@@ -36,8 +34,8 @@ impl Query {
         };
         let state = ctx.data::<ApiState>()?;
         Ok(state
-            .profiles
-            .get(&state.db, id)
+            .accounts
+            .profile(id)
             .await
             .api(ctx)?
             .map(|profile| User::from(profile.as_ref())))
@@ -51,7 +49,7 @@ impl Query {
         };
         let state = ctx.data::<ApiState>()?;
         let profile = match claims.user_id() {
-            Some(id) => state.profiles.get(&state.db, id).await.api(ctx)?,
+            Some(id) => state.accounts.profile(id).await.api(ctx)?,
             None => None,
         };
         // A valid token minted elsewhere for a user we do not store still greets by subject.
@@ -65,8 +63,8 @@ impl Query {
     #[graphql(directive = guards::has_role::apply(vec!["admin".into()]))]
     async fn admin_panel(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let state = ctx.data::<ApiState>()?;
-        let users = users::count(&state.db).await.api(ctx)?;
-        let live = sessions::count_live(&state.db, now_secs()).await.api(ctx)?;
+        let users = state.accounts.count().await.api(ctx)?;
+        let live = state.accounts.live_sessions(now_secs()).await.api(ctx)?;
         Ok(Some(format!(
             "Admin panel: {users} users, {live} live sessions"
         )))
@@ -79,7 +77,9 @@ impl Query {
     async fn report(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let state = ctx.data::<ApiState>()?;
         let since = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-        let logins = sessions::count_started_since(&state.db, since)
+        let logins = state
+            .accounts
+            .sessions_started_since(since)
             .await
             .api(ctx)?;
         Ok(Some(format!(
@@ -93,7 +93,9 @@ impl Query {
     #[graphql(directive = guards::has_permission::apply(vec!["read:sensitive".into()]))]
     async fn sensitive_data(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
         let state = ctx.data::<ApiState>()?;
-        let accounts = users::page(&state.db, None, u64::try_from(MAX_PAGE).unwrap_or(100))
+        let accounts = state
+            .accounts
+            .page(None, u64::try_from(MAX_PAGE).unwrap_or(100))
             .await
             .api(ctx)?;
         Ok(Some(
@@ -135,7 +137,7 @@ impl Query {
             .api(ctx)?;
         let state = ctx.data::<ApiState>()?;
         let limit = u64::try_from(first).unwrap_or(50);
-        let mut accounts = users::page(&state.db, after, limit + 1).await.api(ctx)?;
+        let mut accounts = state.accounts.page(after, limit + 1).await.api(ctx)?;
         let has_next_page = accounts.len() > usize::try_from(first).unwrap_or(50);
         accounts.truncate(usize::try_from(first).unwrap_or(50));
         let edges: Vec<UserEdge> = accounts
@@ -164,7 +166,9 @@ impl Query {
             return Ok(Some(Vec::new()));
         };
         let state = ctx.data::<ApiState>()?;
-        let rows = sessions::list_live(&state.db, user_id, now_secs())
+        let rows = state
+            .accounts
+            .sessions_of(user_id, now_secs())
             .await
             .api(ctx)?;
         Ok(Some(

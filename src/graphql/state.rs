@@ -6,19 +6,20 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    accounts::Accounts,
     auth::{live::LiveEvents, service::AuthService},
     config::TransportConfig,
     messages::Messages,
-    profiles::ProfileCache,
 };
 
 /// What resolvers share across requests.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The database.
+    /// The database (for readiness; resolvers go through [`Self::accounts`] and
+    /// [`Self::auth`]).
     pub db: DatabaseConnection,
-    /// User profiles (`me`, `greeting`), kept right by the event log.
-    pub profiles: Arc<ProfileCache>,
+    /// Accounts: creation, grants, names, disabling, deletion, pages and counts.
+    pub accounts: Accounts,
     /// Events fanned out to open subscriptions.
     pub live: Arc<LiveEvents>,
     /// The auth flows.
