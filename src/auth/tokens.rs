@@ -16,7 +16,7 @@ use crate::{
     error::{AppError, AppResult, Fault, TokenKind},
 };
 
-/// Longest compact token decoded (contract section 7): anything longer is refused unread.
+/// Longest compact token decoded (docs/reference.md, "Limits"): anything longer is refused unread.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// `fresh` as read: a flag, or (Flask-JWT-Extended's timedelta freshness) "fresh until".
@@ -310,7 +310,7 @@ impl TokenCodec {
         if config.decode_audience.is_empty() {
             // jsonwebtoken refuses a token that carries `aud` when no audience is expected.
             // Flask-JWT-Extended writes `JWT_ENCODE_AUDIENCE` and verifies only with
-            // `JWT_DECODE_AUDIENCE` (contract section 6): without it, `aud` is not checked.
+            // `JWT_DECODE_AUDIENCE` (docs/reference.md): without it, `aud` is not checked.
             validation.validate_aud = false;
         } else {
             validation.set_audience(&config.decode_audience);

@@ -17,7 +17,7 @@ use super::{ConfigError, env::Env};
 
 /// Shortest HMAC key accepted in production for HS256 (256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
-/// Most clock skew `JWT_DECODE_LEEWAY` may allow, seconds (contract section 7).
+/// Most clock skew `JWT_DECODE_LEEWAY` may allow, seconds (docs/reference.md, "Limits").
 pub const MAX_LEEWAY_SECS: u64 = 5 * 60;
 
 /// The key material tokens are signed and verified with.

@@ -8,7 +8,7 @@
 
 use super::{ConfigError, env::Env};
 
-/// Per-request GraphQL limits, checked before execution (contract sections 1 and 7).
+/// Per-request GraphQL limits, checked before execution (docs/reference.md, "Environment variables"; docs/reference.md, "Limits").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitsConfig {
     /// Operations per JSON batch (`WARDEN_MAX_BATCH`).

@@ -134,7 +134,7 @@ fn default_hash_concurrency() -> usize {
 /// Most password hashes allowed at once (`WARDEN_HASH_CONCURRENCY`).
 pub const MAX_HASH_CONCURRENCY: usize = 1024;
 
-/// Longest password accepted, in code points (contract section 7).
+/// Longest password accepted, in code points (docs/reference.md, "Limits").
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
 impl LoginConfig {

@@ -1,6 +1,6 @@
 //! Typed configuration, loaded once at start from the environment (and `.env`).
 //!
-//! Every variable of the contract's section 1 is parsed here and nowhere else. A bad value is
+//! Every variable of docs/reference.md is parsed here and nowhere else. A bad value is
 //! a [`ConfigError`] naming the variable: the process stops rather than falling back. Secrets
 //! are wrapped so that `Debug` never prints them.
 //!

@@ -11,7 +11,7 @@
 //! that cannot read for longer than `WARDEN_REVOCATION_MAX_LAG` leaves the state stale, and
 //! the guards fail closed until it reads again.
 //!
-//! The feed never stalls silently (contract section 6). A row of a kind this version does not
+//! The feed never stalls silently (docs/reference.md). A row of a kind this version does not
 //! know (a newer version wrote it during a rolling upgrade) is skipped with a warning and
 //! counted in `warden_event_feed_unknown_total`: this version has nothing to act on in it, and
 //! stopping there would stop every revocation after it. A row it should read and cannot (a

@@ -1,4 +1,4 @@
-//! Passwords: the policy of contract section 7, and argon2id hashing behind a gate.
+//! Passwords: the policy (docs/reference.md, "Limits"), and argon2id hashing behind a gate.
 //!
 //! Hashing is deliberately slow and memory-hungry (19 MiB per run at the defaults), so it
 //! never runs on the async workers but on hashing threads of its own, and at most
@@ -202,7 +202,7 @@ impl Passwords {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    /// Checks the password policy (contract section 7) for an account.
+    /// Checks the password policy (docs/reference.md, "Limits") for an account.
     ///
     /// # Errors
     /// `BAD_USER_INPUT` with a sentence saying what is wrong.

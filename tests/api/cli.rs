@@ -106,7 +106,7 @@ fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
             ],
             "JWT_SECRET_KEY",
         ),
-        // Login protections (contract section 7).
+        // Login protections (docs/reference.md, "Limits").
         (
             &[("WARDEN_LOGIN_LIMIT_ACCOUNT", "10 per 15m")],
             "WARDEN_LOGIN_LIMIT_ACCOUNT",

@@ -1,5 +1,5 @@
 //! Configuration errors as an operator meets them: the binary stops with one line naming the
-//! variable (contract section 1), and `.env` is read from the current folder only.
+//! variable (docs/reference.md, "Environment variables"), and `.env` is read from the current folder only.
 
 use crate::cli::warden_in;
 

@@ -1,4 +1,4 @@
-//! Flask-JWT-Extended interop (contract section 3), against the real library: with the same
+//! Flask-JWT-Extended interop (docs/reference.md, "Token claims"), against the real library: with the same
 //! HS256 key, a token made by Flask-JWT-Extended passes Warden's guards, and a Warden access
 //! token passes a Flask-JWT-Extended `@jwt_required()` view.
 //!

@@ -1,4 +1,4 @@
-//! GraphQL limits (contract sections 1 and 7): depth, complexity and aliases per document, the
+//! GraphQL limits (docs/reference.md, "Environment variables"; docs/reference.md, "Limits"): depth, complexity and aliases per document, the
 //! auth mutations once per document and never in a batch, the batch size, and no field
 //! suggestions in production. Each limit is refused before execution: `BAD_USER_INPUT` with
 //! `data: null` as `application/json`, a 400 without `data` as

@@ -1,4 +1,4 @@
-//! GraphQL over HTTP (contract section 2): the response media type follows `Accept`, and with
+//! GraphQL over HTTP (docs/reference.md, "Routes"): the response media type follows `Accept`, and with
 //! `application/graphql-response+json` a request that fails before execution is a 400 without
 //! `data`. Requests go over a raw socket so that "no `Accept` at all" can be sent (reqwest
 //! always adds `Accept: */*`).

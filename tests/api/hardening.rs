@@ -1,4 +1,4 @@
-//! Contract section 7's protections under attack: login limits that hold under concurrency
+//! The login protections under attack (docs/reference.md, "Limits"): login limits that hold under concurrency
 //! and across instances, bounded hashing, the password policy on every path, re-hashing,
 //! and the session's absolute lifetime.
 

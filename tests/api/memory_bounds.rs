@@ -1,5 +1,5 @@
 //! What an instance keeps in memory follows the traffic of the last access lifetime, not the
-//! history (contract section 6): a revocation is held for at most `JWT_ACCESS_TOKEN_EXPIRES`
+//! history (docs/reference.md): a revocation is held for at most `JWT_ACCESS_TOKEN_EXPIRES`
 //! plus the leeway, and refresh tokens are judged against the database when used.
 
 use std::time::Duration;

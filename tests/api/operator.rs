@@ -1,5 +1,5 @@
 //! The operator's side: the account commands of the CLI, what it needs to run, and start-up
-//! errors and warnings that name what is wrong (contract sections 1 and 6).
+//! errors and warnings that name what is wrong (docs/reference.md, "Environment variables"; docs/reference.md).
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! The WebSocket held to the same rules as HTTP (contract section 8), each test written as the
+//! The WebSocket held to the same rules as HTTP (docs/security.md, "The WebSocket"), each test written as the
 //! attack it answers: every operation on a socket is admitted at its start against the state
 //! of that moment, the mutations that take secrets or mint tokens are HTTP only, and the socket
 //! is bounded before anything is parsed or anyone is authenticated.

@@ -1,5 +1,5 @@
 //! Failed password checks in the database, per account (`login_failures`) and per client
-//! address (`address_failures`), so that both limits of contract section 7 hold across every
+//! address (`address_failures`), so that both login limits (docs/reference.md, "Limits") hold across every
 //! instance sharing the database.
 //!
 //! Only password checks touch these tables; a guarded request never does. The failure path

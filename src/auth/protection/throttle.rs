@@ -163,7 +163,7 @@ impl Limiter {
     }
 }
 
-/// The two limits of contract section 7, reserved together.
+/// The two login limits (docs/reference.md, "Limits"), reserved together.
 #[derive(Debug, Clone)]
 pub struct LoginLimits {
     account: Limiter,

@@ -8,9 +8,9 @@
 //! within `WARDEN_REVOCATION_MAX_LAG`, every check fails closed (`SERVICE_UNAVAILABLE`) until
 //! the feed catches up again.
 //!
-//! Memory is bounded by the revocations within a token lifetime: each entry is dropped once
-//! no token it could affect can still be valid. Disabled accounts are the exception (contract
-//! section 6): a token minted elsewhere for a disabled account (a Flask app sharing the key)
+//! Memory is bounded by the revocations within one access lifetime (the log's horizon): each
+//! entry is dropped once no access token it could affect can still be valid. Disabled accounts
+//! are the exception: a token for a disabled account (minted by a Flask app sharing the key)
 //! can be minted at any time, so the account is held for as long as it stays disabled. They
 //! are few, and known from the accounts table at start ([`RevocationState::hold_disabled`]),
 //! so a restart, or an event pruned from the log, does not forget them.
