@@ -15,6 +15,24 @@ fn filter() -> EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"))
 }
 
+/// Shows the server's log in tests when `TEST_LOG` is set (its value is the filter, e.g.
+/// `TEST_LOG=warden=debug` or `TEST_LOG=info`): the apps a test starts run in the test's own
+/// process, so without a subscriber their lines go nowhere. Lines go to standard error, which
+/// `cargo test` shows for failing tests (and for every test with `-- --nocapture`).
+pub fn init_for_tests() {
+    let Some(filter) = std::env::var("TEST_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+    else {
+        return;
+    };
+    let _ = fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_target(true)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Where log lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {

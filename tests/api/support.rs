@@ -109,6 +109,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts an app with the test defaults overridden by `extra`.
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    warden::telemetry::init_for_tests();
     let (database_url, dir) = fresh_database(backend).await;
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", database_url.as_str()),
