@@ -13,7 +13,7 @@
 //!   binary; [`http::metrics`] serves `/metrics` ([`meter`] names what is measured).
 //! - [`graphql`] (async-graphql) executes the operation. Each guarded field declares its guard
 //!   with an SDL directive; the [`graphql::pipeline`] extension runs the
-//!   requirement of [`auth::guards`] before the resolver, and [`graphql::nulls`] turns a failed
+//!   requirement of [`auth::guards`] before the resolver, and its null collector turns a failed
 //!   nullable field into `null` at its path. Resolvers call [`auth::service`] (login, refresh
 //!   with rotation, reauth, logout, password change; [`auth::throttle`] limits wrong passwords),
 //!   [`users`] and the [`profiles`] cache; [`graphql::cookies`] sets token cookies when cookies

@@ -2,15 +2,11 @@
 //! the transport puts [`crate::auth::Credentials`] and [`crate::auth::Client`] into each request.
 
 pub mod cookies;
-pub mod documents;
 pub mod errors;
 pub mod guards;
-pub mod limits;
 pub mod mutation;
-pub mod nulls;
-pub mod order;
-pub mod phase;
-pub mod pipeline;
+/// The request pipeline (envelope, limits, documents, key order, nulls, phase).
+pub(crate) mod pipeline;
 pub mod query;
 pub mod schema;
 pub mod state;

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     error::ErrorCode,
-    graphql::{limits::InBatch, phase::ExecutionStarted},
+    graphql::pipeline::{ExecutionStarted, InBatch},
     http::{
         HttpState,
         admission::{self, Peer},

@@ -41,7 +41,8 @@ use crate::{
     clock::now_secs,
     error::{AppError, TokenKind},
     graphql::{
-        WardenSchema, errors, limits::OverSocket, phase::ExecutionStarted,
+        WardenSchema, errors,
+        pipeline::{ExecutionStarted, OverSocket},
         subscription::CloseConnection,
     },
     http::{HttpState, admission},

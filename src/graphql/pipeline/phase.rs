@@ -17,19 +17,19 @@ use async_graphql::extensions::ExtensionContext;
 
 /// Put into a request's data by the transport; set once the request starts executing.
 #[derive(Debug, Clone, Default)]
-pub struct ExecutionStarted(Arc<AtomicBool>);
+pub(crate) struct ExecutionStarted(Arc<AtomicBool>);
 
 impl ExecutionStarted {
     /// Whether the request got past parsing, validation and limits.
-    pub fn get(&self) -> bool {
+    pub(crate) fn get(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
 }
 
 /// Marks the request in `ctx` as executing. Called from the `execute` hook of
-/// [`crate::graphql::nulls`]'s extension: every extension is a link in the chain each field's
+/// [`super::extension`]: every extension is a link in the chain each field's
 /// resolution walks, so this one rides on an existing link rather than adding its own.
-pub(crate) fn mark_started(ctx: &ExtensionContext<'_>) {
+pub(super) fn mark_started(ctx: &ExtensionContext<'_>) {
     if let Some(started) = ctx.data_opt::<ExecutionStarted>() {
         started.0.store(true, Ordering::Release);
     }

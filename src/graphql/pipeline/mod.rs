@@ -1,0 +1,21 @@
+//! The request pipeline: what every operation passes through between the transport and the
+//! resolvers, installed on the schema as one extension.
+
+/// Parsed documents, kept by their text.
+mod documents;
+/// Around everything, once per operation: parse, limits, key order, codes, metrics.
+mod envelope;
+/// The one schema extension, the link every field's resolution walks through.
+mod extension;
+/// Depth, complexity, aliases, and the mutations refused in a batch or over a socket.
+mod limits;
+/// A failed field's `null` at the nearest nullable position, and its error at its path.
+mod nulls;
+/// Response keys in selection order.
+mod order;
+/// Whether an operation reached execution.
+mod phase;
+
+pub(crate) use extension::Pipeline;
+pub(crate) use limits::{DocumentLimits, InBatch, OverSocket};
+pub(crate) use phase::ExecutionStarted;
