@@ -14,7 +14,7 @@
 //! GraphQL-over-HTTP specification recommends (its alternative, ignoring `Accept`, would hand a
 //! client a type it said it cannot read).
 
-use async_graphql::{BatchRequest, BatchResponse, parser::types::OperationType};
+use async_graphql::{BatchRequest, parser::types::OperationType};
 use axum::{
     Json,
     body::Bytes,
@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     error::ErrorCode,
-    graphql::pipeline::{ExecutionStarted, InBatch},
+    graphql::{self, Answer, Answers, Phase, Transport},
     http::{
         HttpState,
         admission::{self, Peer},
@@ -229,7 +229,7 @@ async fn execute(
     peer: Peer,
     is_post: bool,
     media: Option<MediaType>,
-    mut batch: BatchRequest,
+    batch: BatchRequest,
 ) -> Response {
     let Some(media) = media else {
         return TransportFault::new(
@@ -239,62 +239,40 @@ async fn execute(
         .respond(None);
     };
     let client = admission::client(state, headers, &peer);
-    let admitted = admission::admit(state, headers, is_post, client);
-    // One marker per operation: `BatchRequest::data` would share one among them all.
-    let in_batch = matches!(batch, BatchRequest::Batch(_));
-    let started: Vec<ExecutionStarted> = batch
-        .iter_mut()
-        .map(|request| {
-            let marker = ExecutionStarted::default();
-            request.data.insert(marker.clone());
-            if in_batch {
-                request.data.insert(InBatch);
-            }
-            marker
-        })
-        .collect();
-    let batch = admitted.into_batch(batch);
-    let response = state.schema.execute_batch(batch).await;
-    respond(media, response, &started)
+    let context = admission::admit(state, headers, is_post, client, Transport::Http);
+    let answers = graphql::execute(&state.schema, context, batch).await;
+    respond(media, answers)
 }
 
-/// Serialises the response in `media`, with the status GraphQL over HTTP gives it.
-fn respond(media: MediaType, response: BatchResponse, started: &[ExecutionStarted]) -> Response {
+/// Serialises the answers in `media`, with the status GraphQL over HTTP gives them.
+fn respond(media: MediaType, mut answers: Answers) -> Response {
     let strict = media == MediaType::GraphqlResponse;
-    let http_headers = response.http_headers();
-    let is_batch = matches!(response, BatchResponse::Batch(_));
-    let items = match response {
-        BatchResponse::Single(item) => vec![item],
-        BatchResponse::Batch(items) => items,
+    // Taken rather than copied: the body never carries them (async-graphql skips them).
+    let http_headers = match &mut answers {
+        Answers::Single(answer) => std::mem::take(&mut answer.response.http_headers),
+        Answers::Batch(items) => items.iter_mut().fold(HeaderMap::new(), |mut all, answer| {
+            all.extend(std::mem::take(&mut answer.response.http_headers));
+            all
+        }),
     };
-    // Each item is serialised once, straight to the body: a response that failed before
-    // execution, for a client that asked for application/graphql-response+json, goes out
-    // without its `data` entry.
-    let bodies: Vec<Body<'_>> = items
-        .iter()
-        .zip(started)
-        .map(|(item, started)| {
-            if strict && !started.get() {
-                Body::Refused(ErrorsOnly {
-                    errors: &item.errors,
-                    extensions: &item.extensions,
-                })
-            } else {
-                Body::Answered(item)
-            }
-        })
-        .collect();
-    let status = if strict && started.iter().all(|s| !s.get()) {
+    // Each answer is serialised once, straight to the body: one that failed before execution,
+    // for a client that asked for application/graphql-response+json, goes out without its
+    // `data` entry.
+    let body = |answer| Body::of(strict, answer);
+    let (all_refused, serialised) = match &answers {
+        Answers::Single(answer) => (
+            answer.phase == Phase::Refused,
+            serde_json::to_vec(&body(answer)),
+        ),
+        Answers::Batch(items) => (
+            items.iter().all(|answer| answer.phase == Phase::Refused),
+            serde_json::to_vec(&items.iter().map(body).collect::<Vec<_>>()),
+        ),
+    };
+    let status = if strict && all_refused {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
-    };
-    let serialised = if is_batch {
-        serde_json::to_vec(&bodies)
-    } else {
-        bodies
-            .first()
-            .map_or_else(|| Ok(b"{}".to_vec()), serde_json::to_vec)
     };
     let bytes = serialised.unwrap_or_else(|e| {
         tracing::error!(error = %e, "GraphQL response not serialisable");
@@ -309,6 +287,20 @@ fn respond(media: MediaType, response: BatchResponse, started: &[ExecutionStarte
         .into_response();
     response.headers_mut().extend(http_headers);
     response
+}
+
+impl<'a> Body<'a> {
+    /// What `answer` serialises as; `strict` for an `application/graphql-response+json` client.
+    fn of(strict: bool, answer: &'a Answer) -> Self {
+        if strict && answer.phase == Phase::Refused {
+            Self::Refused(ErrorsOnly {
+                errors: &answer.response.errors,
+                extensions: &answer.response.extensions,
+            })
+        } else {
+            Self::Answered(&answer.response)
+        }
+    }
 }
 
 /// What one operation's answer serialises as.

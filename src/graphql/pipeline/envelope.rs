@@ -5,7 +5,6 @@
 //! contract code, and the operation is metered.
 
 use std::{
-    any::TypeId,
     sync::{Arc, OnceLock},
     time::Instant,
 };
@@ -15,11 +14,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, OperationType},
 };
 
-use super::{
-    documents::DocumentCache,
-    limits::{Carrier, DocumentLimits, InBatch, OverSocket},
-    order,
-};
+use super::{documents::DocumentCache, limits::DocumentLimits, order, phase::Ticket};
 use crate::{error::ErrorCode, meter};
 
 /// Per request, around everything: checks the document's limits before anything else
@@ -53,13 +48,7 @@ impl Envelope {
     /// checks its limits. An error here never reaches execution, so the transport answers it
     /// as a request that failed before it.
     pub(super) fn prepare(&self, request: &mut Request) -> ServerResult<()> {
-        let carrier = if request.data.contains_key(&TypeId::of::<InBatch>()) {
-            Carrier::Batch
-        } else if request.data.contains_key(&TypeId::of::<OverSocket>()) {
-            Carrier::Socket
-        } else {
-            Carrier::Request
-        };
+        let carrier = Ticket::carrier_of(request);
         let document = match self.documents.get(&request.query) {
             Some(kept) => {
                 self.limits.check(&kept, carrier)?;

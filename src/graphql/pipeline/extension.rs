@@ -20,7 +20,7 @@ use async_graphql::{
 
 use super::{
     documents::DocumentCache, envelope::Envelope, limits::DocumentLimits, nulls::Collector,
-    phase::mark_started,
+    phase::Ticket,
 };
 use crate::graphql::guards::DirectiveGuards;
 
@@ -95,7 +95,7 @@ impl Extension for Run {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        mark_started(ctx);
+        Ticket::punch(ctx);
         let response = next.run(ctx, operation_name).await;
         self.collector.finish(response)
     }

@@ -27,17 +27,10 @@ use async_graphql::{
 
 use crate::config::LimitsConfig;
 
-/// Put into each operation's request data by the transport when the operations came in a JSON
-/// batch (an array), where the auth mutations are refused.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct InBatch;
-
-/// Put into each operation's request data by the WebSocket transport, where the mutations of
-/// [`HTTP_ONLY`] are refused.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OverSocket;
-
-/// How a document arrived, for the rules that depend on it.
+/// How a document arrived, for the rules that depend on it: the auth mutations are refused in a
+/// batch, the mutations of [`HTTP_ONLY`] over a socket. Told by the operation's ticket
+/// ([`super::phase::Ticket`]), which the handover stamps from the transport and the request's
+/// shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Carrier {
     /// One operation in an HTTP request.

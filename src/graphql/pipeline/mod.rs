@@ -7,15 +7,18 @@ mod documents;
 mod envelope;
 /// The one schema extension, the link every field's resolution walks through.
 mod extension;
+/// The one way an operation gets in and its answer comes out: context in, phase out.
+mod handover;
 /// Depth, complexity, aliases, and the mutations refused in a batch or over a socket.
 mod limits;
 /// A failed field's `null` at the nearest nullable position, and its error at its path.
 mod nulls;
 /// Response keys in selection order.
 mod order;
-/// Whether an operation reached execution.
+/// Whether an operation reached execution, and how it arrived: its ticket.
 mod phase;
 
 pub(crate) use extension::Pipeline;
-pub(crate) use limits::{DocumentLimits, InBatch, OverSocket};
-pub(crate) use phase::ExecutionStarted;
+pub use handover::{Answer, Answers, RequestContext, Transport, execute, execute_stream};
+pub(crate) use limits::DocumentLimits;
+pub use phase::Phase;
