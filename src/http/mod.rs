@@ -5,10 +5,19 @@
 mod admission;
 pub mod credentials;
 pub mod example;
-pub mod graphql;
+/// A fault found before the schema sees a request, answered as a GraphQL error.
+mod fault;
+/// `POST` and `GET /graphql`: reading, admission, the schema, the answer.
+mod handlers;
 pub mod health;
 pub mod metrics;
+/// The media type to answer in, and the status each gives an answer.
+mod negotiation;
 pub mod playground;
+/// A POST body or GET query string read into operations, and the faults that stop one.
+mod request;
+/// The schema's answers written as an HTTP response.
+mod response;
 pub mod ws;
 
 use std::{sync::Arc, time::Duration};
@@ -100,7 +109,7 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     .chain([header::CONTENT_TYPE])
     .collect();
     let graphql_routes = Router::new()
-        .route("/graphql", get(ws::get_or_upgrade).post(graphql::post))
+        .route("/graphql", get(ws::get_or_upgrade).post(handlers::post))
         // Responses may carry tokens: never store them in a cache.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

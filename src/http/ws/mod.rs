@@ -33,7 +33,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::http::{HttpState, admission, graphql};
+use crate::http::{HttpState, admission, handlers};
 pub(crate) use waiting::Waiting;
 
 /// Largest message (and frame) read from a socket: the same bound as an HTTP body.
@@ -51,7 +51,7 @@ pub async fn get_or_upgrade(
 ) -> Response {
     let (mut parts, _body) = request.into_parts();
     if !is_upgrade(&parts.headers) {
-        return graphql::get(State(state), peer, parts.headers, parts.uri).await;
+        return handlers::get(State(state), peer, parts.headers, parts.uri).await;
     }
     let offers_ours = parts
         .headers
