@@ -1,5 +1,6 @@
 //! Admission: the one place where "a request from this client, with these credentials" becomes
-//! an operation the schema may run, described by the [`RequestContext`] the schema is handed.
+//! an operation the schema may run, described by the [`crate::graphql::RequestContext`] the
+//! schema is handed.
 //!
 //! Both transports come through here. HTTP admits each request once; the WebSocket admits each
 //! operation at its start, with the token its `connection_init` carried and the address of its

@@ -1,7 +1,12 @@
 //! `POST /graphql` and `GET /graphql`: GraphQL over HTTP, in the order a request meets it:
-//! the media type to answer in ([`super::negotiation`]), the operations the request carries
-//! ([`super::request`]), admission ([`super::admission`]), the schema ([`crate::graphql::execute`]),
-//! then the answer ([`super::response`]).
+//! the media type to answer in ([negotiation]), the operations the request carries
+//! ([request]), admission ([admission]), the schema ([`crate::graphql::execute`]), then the
+//! answer ([response]).
+//!
+//! [negotiation]: crate::http::negotiation
+//! [request]: crate::http::request
+//! [admission]: crate::http::admission
+//! [response]: crate::http::response
 
 use async_graphql::BatchRequest;
 use axum::{

@@ -1,5 +1,8 @@
 //! The HTTP surface (axum): routes, transport limits, request ids, tracing, CORS.
-//! It extracts and checks the token once per request and hands the outcome to the schema.
+//! It extracts and checks the token once per request (admission) and hands the outcome to the
+//! schema in a [`crate::graphql::RequestContext`]; the schema's answer comes back with each
+//! operation's phase, from which the status is picked. Nothing here reads or writes a
+//! GraphQL request's data.
 
 /// The one place a request or a socket operation is let in, and who the client is.
 mod admission;

@@ -1,5 +1,5 @@
 //! What a GraphQL-over-HTTP request carries: a POST body or a GET query string read into the
-//! operations to run, or the [`TransportFault`] that stops it before the schema sees it.
+//! operations to run, or the transport fault that stops it before the schema sees it.
 //!
 //! The body is read as bytes and parsed here rather than by async-graphql-axum's extractor,
 //! so that each transport fault gets the status the contract names (400 malformed JSON or

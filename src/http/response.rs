@@ -1,5 +1,5 @@
 //! The schema's answers as an HTTP response: one body per operation, in the negotiated media
-//! type, and one status for them all ([`super::negotiation`] says which).
+//! type, and one status for them all ([`crate::http::negotiation`] says which).
 
 use axum::{
     http::{HeaderMap, header},

@@ -5,13 +5,15 @@
 //! sends the same few documents over and over. Each request still gets a document of its own
 //! to execute (async-graphql takes it by value), but copying a parsed document costs a
 //! fraction of parsing its text, and the copy kept here also serves to put the response's
-//! keys in selection order ([`super::order`]) without a second copy.
+//! keys in selection [order] without a second copy.
 //!
 //! The cache is bounded by an estimate of its memory (text length times a factor), so a
 //! client sending endless distinct documents only evicts entries, never grows the process;
-//! documents longer than [`MAX_CACHED_TEXT`] are parsed every time. Only documents that
+//! documents longer than `MAX_CACHED_TEXT` are parsed every time. Only documents that
 //! parsed and passed the limits are kept. Two requests missing the same text at once both
 //! parse it, and the second insert replaces the first with an equal document.
+//!
+//! [order]: crate::graphql::pipeline::order
 
 use std::sync::Arc;
 

@@ -1,8 +1,11 @@
 //! The request's envelope: what happens once per operation around everything else. Before
 //! async-graphql parses, validates or executes, the document is parsed (or its kept parse
-//! copied, [`super::documents`]) and checked against the limits ([`super::limits`]); after,
-//! the response's keys go back in selection order ([`super::order`]), every error gets a
-//! contract code, and the operation is metered.
+//! copied, [documents]) and checked against the [limits]; after, the response's keys go back
+//! in selection [order], every error gets a contract code, and the operation is metered.
+//!
+//! [documents]: crate::graphql::pipeline::documents
+//! [limits]: crate::graphql::pipeline::limits
+//! [order]: crate::graphql::pipeline::order
 
 use std::{
     sync::{Arc, OnceLock},

@@ -1,11 +1,15 @@
 //! The one schema extension Warden installs, per request.
 //!
 //! Every extension is a link in the chain each field's resolution walks through (an async
-//! call and a boxed future per link per field), so the request's envelope
-//! ([`super::envelope`]: limits, key order, codes, metrics), the execution marker
-//! ([`super::phase`]), the directive guards ([`crate::graphql::guards`]) and the null-on-error
-//! collector ([`super::nulls`]) share a single link rather than four. Inside a field the guards run first and the collector sees their refusal, as it sees
-//! the resolver's errors.
+//! call and a boxed future per link per field), so the request's [envelope] (limits, key
+//! order, codes, metrics), the execution marker ([phase]), the directive guards
+//! ([`crate::graphql::guards`]) and the null-on-error collector ([nulls]) share a single link
+//! rather than four. Inside a field the guards run first and the collector sees their refusal,
+//! as it sees the resolver's errors.
+//!
+//! [envelope]: crate::graphql::pipeline::envelope
+//! [phase]: crate::graphql::pipeline::phase
+//! [nulls]: crate::graphql::pipeline::nulls
 
 use std::{sync::Arc, time::Instant};
 

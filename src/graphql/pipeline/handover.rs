@@ -6,9 +6,11 @@
 //! hands that over with the operations to [`execute`] (HTTP) or [`execute_stream`] (a
 //! WebSocket operation), and gets back each response with its [`Phase`], from which it picks
 //! its status code or message. What the pipeline and the resolvers read from an operation's
-//! data (the credentials, the client, the socket's close hook, the [`Ticket`]) is put there
-//! here and nowhere else, so a transport never touches request data, and a new transport (or an
-//! in-process test) cannot forget a piece of it.
+//! data (the credentials, the client, the socket's close hook, the operation's [`Ticket`]) is
+//! put there here and nowhere else, so a transport never touches request data, and a new
+//! transport (or an in-process test) cannot forget a piece of it.
+//!
+//! [`Ticket`]: crate::graphql::pipeline::phase::Ticket
 
 use std::sync::Arc;
 

@@ -1,5 +1,15 @@
 //! The request pipeline: what every operation passes through between the transport and the
-//! resolvers, installed on the schema as one extension.
+//! resolvers.
+//!
+//! A transport hands each request over through `handover`: its context in, each response's
+//! [`Phase`](crate::graphql::Phase) out. Inside the schema, one extension (`extension`) carries
+//! the rest, field by field:
+//! - the `envelope` around each operation: the document parsed once per distinct text
+//!   (`documents`) and checked against the `limits` before async-graphql validates it; after
+//!   execution, the keys put back in selection `order`, a code on every error, the metrics;
+//! - the directive guards before each guarded field ([`crate::graphql::guards`]);
+//! - the `nulls` of failed fields, at the nearest nullable position;
+//! - the punch on the operation's ticket once it executes (`phase`).
 
 /// Parsed documents, kept by their text.
 mod documents;

@@ -3,8 +3,8 @@
 //! async-graphql 7.2 drops a field that returns an error from its parent object (and turns
 //! `data` into `null` when every root field failed), where the GraphQL spec and our contract
 //! want the key present with `null` and the error at its path. A frontend reading
-//! `data.me` must get `null`, not a crash on `data` being `null`. The [`Collector`] catches
-//! the error of every field, records it, and resolves the field to `null`:
+//! `data.me` must get `null`, not a crash on `data` being `null`. The collector catches the
+//! error of every field, records it, and resolves the field to `null`:
 //! - a *nullable* field stays `null` (partial results);
 //! - a *non-null* field cannot be `null`, so, as the spec says, the `null` moves to the
 //!   nearest nullable position above it: a list item whose type is nullable, or a nullable

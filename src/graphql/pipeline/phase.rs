@@ -4,7 +4,7 @@
 //! fails before execution (parse, validation, limits, variable coercion) and with 200 once
 //! execution has started; the WebSocket answers the first with `error` and the second with
 //! `next`. async-graphql runs an extension's `execute` hook exactly when the request got past
-//! all of those checks, so that hook punches the operation's [`Ticket`]. This rather than
+//! all of those checks, so that hook punches the operation's ticket. This rather than
 //! guessing from the response (`data: null` and errors without a path): a mutation that fails
 //! at execution also has `data: null`, and an engine error raised during execution may carry no
 //! path.

@@ -4,8 +4,9 @@
 //! messages its operations produce (each operation runs in a task of its own and writes into a
 //! bounded queue, so a slow client slows its own operations and nothing else), and its timers
 //! (the `connection_init` deadline, pings, the close that follows the end of the token). Every
-//! `subscribe` is admitted anew ([`crate::http::admission`]); the connection keeps only the
-//! headers its `connection_init` stood for, never a verdict on them.
+//! `subscribe` is admitted anew ([`crate::http::admission`]) and handed to the schema through
+//! [`crate::graphql::execute_stream`], the same context as over HTTP; the connection keeps only
+//! the headers its `connection_init` stood for, never a verdict on them.
 
 use std::{
     collections::HashMap,
