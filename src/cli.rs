@@ -7,10 +7,10 @@ use secrecy::SecretString;
 
 use crate::{
     audit,
-    auth::{admin, tokens::TokenCodec},
+    auth::admin,
     config::Config,
     database,
-    events::EventLog,
+    events::{EventLog, Horizon},
     startup::{self, Application, StartupError},
     users::{self, NewUser},
 };
@@ -163,12 +163,13 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             let config = Config::for_administration()?;
             let db = database::open_and_migrate(&config.database_url).await?;
             // Changes are logged as events (no subscribers here): running servers tail them.
-            let log = EventLog::default();
-            let remember_until = TokenCodec::new(&config.jwt)?.outlives_now();
-            let recorder = admin::Recorder {
-                log: &log,
-                remember_until,
-            };
+            let log = EventLog::new(
+                Vec::new(),
+                Horizon::new(
+                    config.jwt.access_ttl,
+                    i64::try_from(config.jwt.leeway).unwrap_or(i64::MAX),
+                ),
+            );
 
             let user_error = |e: crate::error::AppError| StartupError::Other(e.to_string());
             match command {
@@ -203,10 +204,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 }
                 UserCommand::SetRoles { email, roles } => {
                     let user = find(&db, &email).await?;
-                    let account =
-                        users::set_grants(&db, &log, remember_until, user, Some(&roles), None)
-                            .await
-                            .map_err(user_error)?;
+                    let account = users::set_grants(&db, &log, user, Some(&roles), None)
+                        .await
+                        .map_err(user_error)?;
                     let grants =
                         audit::grants_detail(&account.grants.roles, &account.grants.permissions);
                     cli_log("grants_changed", user, Some(&grants));
@@ -218,16 +218,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 }
                 UserCommand::SetPermissions { email, permissions } => {
                     let user = find(&db, &email).await?;
-                    let account = users::set_grants(
-                        &db,
-                        &log,
-                        remember_until,
-                        user,
-                        None,
-                        Some(&permissions),
-                    )
-                    .await
-                    .map_err(user_error)?;
+                    let account = users::set_grants(&db, &log, user, None, Some(&permissions))
+                        .await
+                        .map_err(user_error)?;
                     let grants =
                         audit::grants_detail(&account.grants.roles, &account.grants.permissions);
                     cli_log("grants_changed", user, Some(&grants));
@@ -238,14 +231,14 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     );
                 }
                 UserCommand::Disable { email } => {
-                    set_disabled(&db, recorder, &email, true).await?;
+                    set_disabled(&db, &log, &email, true).await?;
                 }
                 UserCommand::Enable { email } => {
-                    set_disabled(&db, recorder, &email, false).await?;
+                    set_disabled(&db, &log, &email, false).await?;
                 }
                 UserCommand::RevokeSessions { email } => {
                     let user = find(&db, &email).await?;
-                    let ended = admin::revoke_sessions(&db, recorder, user)
+                    let ended = admin::revoke_sessions(&db, &log, user)
                         .await
                         .map_err(user_error)?;
                     cli_log("sessions_revoked", user, Some(&format!("ended={ended}")));
@@ -254,9 +247,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 UserCommand::List { json } => list(&db, json).await?,
                 UserCommand::Unlock { email } => {
                     let user = find(&db, &email).await?;
-                    let cleared = admin::unlock(&db, recorder, user)
-                        .await
-                        .map_err(user_error)?;
+                    let cleared = admin::unlock(&db, &log, user).await.map_err(user_error)?;
                     cli_log(
                         "account_unlocked",
                         user,
@@ -269,9 +260,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 }
                 UserCommand::Delete { email } => {
                     let user = find(&db, &email).await?;
-                    admin::delete(&db, recorder, user)
-                        .await
-                        .map_err(user_error)?;
+                    admin::delete(&db, &log, user).await.map_err(user_error)?;
                     cli_log("user_deleted", user, None);
                     println!("deleted {}", email.trim());
                 }
@@ -279,7 +268,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                     let user = find(&db, &email).await?;
                     let password = read_password_line()?;
                     let passwords = crate::password::Passwords::new(&config.login);
-                    let ended = admin::set_password(&db, recorder, &passwords, user, password)
+                    let ended = admin::set_password(&db, &log, &passwords, user, password)
                         .await
                         .map_err(user_error)?;
                     cli_log("password_set", user, Some(&format!("ended={ended}")));
@@ -305,12 +294,12 @@ fn cli_log(event: &'static str, account: i64, detail: Option<&str>) {
 /// `user disable` / `user enable`.
 async fn set_disabled(
     db: &sea_orm::DatabaseConnection,
-    recorder: admin::Recorder<'_>,
+    log: &EventLog,
     email: &str,
     disabled: bool,
 ) -> Result<(), StartupError> {
     let user = find(db, email).await?;
-    let account = admin::set_disabled(db, recorder, user, disabled)
+    let account = admin::set_disabled(db, log, user, disabled)
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
     let (state, event) = if account.user.disabled {

@@ -30,7 +30,7 @@
 //!   knows nothing of tokens; [`password`] is argon2id hashing behind a gate, and the policy,
 //!   for both. [`http`] and [`graphql`] share one [`graphql::ApiState`].
 //! - Every change that can kill or weaken a token appends to the [`events`] log in its own
-//!   transaction; this instance applies it at commit, and [`auth::feed`] tails the log for the
+//!   transaction; this instance applies it at commit, and [`events::Feed`] tails the log for the
 //!   other instances' (and the CLI's) changes, keeping [`auth::state`] and [`profiles`] current.
 //! - [`error`] is the domain error with the contract's codes; [`graphql::errors`] is the one
 //!   place it becomes `extensions.code`, with texts from [`messages`].

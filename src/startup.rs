@@ -15,14 +15,14 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{
-        failures, feed::Feed, live::LiveEvents, revocation, service::AuthService, sessions,
+        failures, live::LiveEvents, revocation, service::AuthService, sessions,
         state::RevocationState, throttle::LoginLimits, tokens::TokenCodec, verify::TokenVerifier,
     },
     clock::now_secs,
     config::{Config, ConfigError, MetricsExposure},
     database,
     error::AppError,
-    events::{self, EventLog},
+    events::{self, EventLog, Feed, Horizon},
     graphql::{self, ApiState},
     http::{self, HttpShared, HttpState},
     messages::Messages,
@@ -79,6 +79,7 @@ pub struct Application {
     metrics_addr: Option<SocketAddr>,
     metrics_handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
     live: Arc<LiveEvents>,
+    revocation: Arc<RevocationState>,
     hashes: Arc<HashGauge>,
     /// How long each kind of pruned row must be kept.
     retention: Retention,
@@ -145,14 +146,23 @@ impl Application {
         ));
         // The login limits forget an account's failures when it is unlocked anywhere.
         let limits = LoginLimits::new(config.login.account_limit, config.login.ip_limit);
-        let log = EventLog::new(vec![
-            state.clone(),
-            profiles.clone(),
-            live.clone(),
-            Arc::new(limits.clone()),
-        ]);
+        let log = EventLog::new(
+            vec![
+                state.clone(),
+                profiles.clone(),
+                live.clone(),
+                Arc::new(limits.clone()),
+            ],
+            Horizon::new(config.jwt.access_ttl, leeway),
+        );
         let feed_db = database::feed_connection(&config.database_url, &db).await?;
-        let feed = Feed::load(feed_db, log.clone(), state.clone())
+        // The disabled accounts first: every event in the log is newer than what the table
+        // says now, and overrules it.
+        let disabled = users::disabled_ids(&db)
+            .await
+            .map_err(|e| StartupError::Other(format!("loading the disabled accounts: {e}")))?;
+        state.hold_disabled(disabled);
+        let feed = Feed::load(feed_db, log.clone(), state.freshness())
             .await
             .map_err(|e| StartupError::Other(format!("loading the event log: {e}")))?;
 
@@ -209,7 +219,7 @@ impl Application {
         let router = http::router(
             HttpState::new(HttpShared {
                 schema,
-                verifier: TokenVerifier::new(codec, state, transport.csrf_protect),
+                verifier: TokenVerifier::new(codec, state.clone(), transport.csrf_protect),
                 api,
                 playground: config.playground,
                 max_batch: config.limits.max_batch,
@@ -255,7 +265,13 @@ impl Application {
             metrics_addr,
             metrics_handle,
             live,
+            revocation: state,
         })
+    }
+
+    /// What this instance holds in memory to judge tokens (for tests of its bounds).
+    pub fn revocation_state(&self) -> Arc<RevocationState> {
+        self.revocation.clone()
     }
 
     /// The fan-out of live events, with its count of open connections.

@@ -331,7 +331,6 @@ pub async fn keep_an_admin(db: &impl ConnectionTrait, user_id: i64) -> AppResult
 pub async fn set_grants(
     db: &DatabaseConnection,
     log: &EventLog,
-    remember_until: i64,
     user_id: i64,
     roles: Option<&[String]>,
     permissions: Option<&[String]>,
@@ -366,22 +365,13 @@ pub async fn set_grants(
         keep_an_admin(&txn, user_id).await?;
     }
     write_grants(&txn, user_id, &grants).await?;
-    let pending = log
-        .append(
-            &txn,
-            vec![(
-                Change::GrantsChanged {
-                    user_id,
-                    version: user.grants_version,
-                    roles: grants.roles.clone(),
-                    permissions: grants.permissions.clone(),
-                },
-                remember_until,
-            )],
-        )
-        .await?;
-    txn.commit().await?;
-    log.committed(pending);
+    let change = Change::GrantsChanged {
+        user_id,
+        version: user.grants_version,
+        roles: grants.roles.clone(),
+        permissions: grants.permissions.clone(),
+    };
+    log.commit(txn, vec![change]).await?;
     Ok(Account { user, grants })
 }
 
@@ -608,7 +598,6 @@ pub async fn page(
 pub async fn rename(
     db: &DatabaseConnection,
     log: &EventLog,
-    remember_until: i64,
     user_id: i64,
     name: &str,
 ) -> AppResult<Account> {
@@ -622,19 +611,13 @@ pub async fn rename(
     if renamed.rows_affected == 0 {
         return Err(AppError::NotFound);
     }
-    let pending = log
-        .append(
-            &txn,
-            vec![(Change::ProfileChanged { user_id }, remember_until)],
-        )
-        .await?;
     let user = user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
     let grants = load_grants(&txn, user_id).await?;
-    txn.commit().await?;
-    log.committed(pending);
+    log.commit(txn, vec![Change::ProfileChanged { user_id }])
+        .await?;
     Ok(Account { user, grants })
 }
 

@@ -20,15 +20,6 @@ use crate::{
     users::{self, Account},
 };
 
-/// Where admin changes are recorded and how long their events matter.
-#[derive(Debug, Clone, Copy)]
-pub struct Recorder<'a> {
-    /// The log the changes' events are appended to.
-    pub log: &'a EventLog,
-    /// Until when (Unix seconds) a token minted now can still be valid.
-    pub remember_until: i64,
-}
-
 /// Takes the user's row (and, on SQLite, the database's write lock) as the transaction's first
 /// write; `NOT_FOUND` for an unknown user.
 async fn lock_user(txn: &impl ConnectionTrait, user_id: i64) -> AppResult<()> {
@@ -51,7 +42,7 @@ async fn lock_user(txn: &impl ConnectionTrait, user_id: i64) -> AppResult<()> {
 /// `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn set_disabled(
     db: &DatabaseConnection,
-    recorder: Recorder<'_>,
+    log: &EventLog,
     user_id: i64,
     disabled: bool,
 ) -> AppResult<Account> {
@@ -70,19 +61,13 @@ pub async fn set_disabled(
         users::keep_an_admin(&txn, user_id).await?;
         // The account event first: a subscriber told of it learns "disabled", not just
         // "signed out".
-        changes.push((Change::UserDisabled { user_id }, recorder.remember_until));
+        changes.push(Change::UserDisabled { user_id });
         let ended = sessions::revoke_all(&txn, user_id, None).await?;
-        changes.extend(Change::sessions_revoked(
-            user_id,
-            ended,
-            recorder.remember_until,
-        ));
+        changes.extend(Change::sessions_revoked(user_id, ended));
     } else if changed {
-        changes.push((Change::UserEnabled { user_id }, recorder.remember_until));
+        changes.push(Change::UserEnabled { user_id });
     }
-    let pending = recorder.log.append(&txn, changes).await?;
-    txn.commit().await?;
-    recorder.log.committed(pending);
+    log.commit(txn, changes).await?;
     users::account(db, user_id).await?.ok_or(AppError::NotFound)
 }
 
@@ -92,22 +77,15 @@ pub async fn set_disabled(
 /// `NOT_FOUND` for an unknown user, `SERVICE_UNAVAILABLE` when the database fails.
 pub async fn revoke_sessions(
     db: &DatabaseConnection,
-    recorder: Recorder<'_>,
+    log: &EventLog,
     user_id: i64,
 ) -> AppResult<u64> {
     let txn = db.begin().await?;
     lock_user(&txn, user_id).await?;
     let ended = sessions::revoke_all(&txn, user_id, None).await?;
     let count = ended.len() as u64;
-    let pending = recorder
-        .log
-        .append(
-            &txn,
-            Change::sessions_revoked(user_id, ended, recorder.remember_until),
-        )
+    log.commit(txn, Change::sessions_revoked(user_id, ended))
         .await?;
-    txn.commit().await?;
-    recorder.log.committed(pending);
     Ok(count)
 }
 
@@ -116,24 +94,13 @@ pub async fn revoke_sessions(
 /// # Errors
 /// `NOT_FOUND` for an unknown user, `BAD_USER_INPUT` for the last enabled admin,
 /// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn delete(
-    db: &DatabaseConnection,
-    recorder: Recorder<'_>,
-    user_id: i64,
-) -> AppResult<()> {
+pub async fn delete(db: &DatabaseConnection, log: &EventLog, user_id: i64) -> AppResult<()> {
     let txn = db.begin().await?;
     lock_user(&txn, user_id).await?;
     users::keep_an_admin(&txn, user_id).await?;
     user::Entity::delete_by_id(user_id).exec(&txn).await?;
-    let pending = recorder
-        .log
-        .append(
-            &txn,
-            vec![(Change::UserDeleted { user_id }, recorder.remember_until)],
-        )
+    log.commit(txn, vec![Change::UserDeleted { user_id }])
         .await?;
-    txn.commit().await?;
-    recorder.log.committed(pending);
     Ok(())
 }
 
@@ -147,7 +114,7 @@ pub async fn delete(
 /// `SERVICE_UNAVAILABLE` when the database fails or hashing is saturated.
 pub async fn set_password(
     db: &DatabaseConnection,
-    recorder: Recorder<'_>,
+    log: &EventLog,
     passwords: &Passwords,
     user_id: i64,
     password: secrecy::SecretString,
@@ -168,15 +135,8 @@ pub async fn set_password(
     users::set_password_hash(&txn, user, hash).await?;
     let ended = sessions::revoke_all(&txn, user_id, None).await?;
     let count = ended.len() as u64;
-    let pending = recorder
-        .log
-        .append(
-            &txn,
-            Change::sessions_revoked(user_id, ended, recorder.remember_until),
-        )
+    log.commit(txn, Change::sessions_revoked(user_id, ended))
         .await?;
-    txn.commit().await?;
-    recorder.log.committed(pending);
     Ok(count)
 }
 
@@ -186,11 +146,7 @@ pub async fn set_password(
 ///
 /// # Errors
 /// `NOT_FOUND` for an unknown user, `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn unlock(
-    db: &DatabaseConnection,
-    recorder: Recorder<'_>,
-    user_id: i64,
-) -> AppResult<u64> {
+pub async fn unlock(db: &DatabaseConnection, log: &EventLog, user_id: i64) -> AppResult<u64> {
     let user = users::find_by_id(db, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -198,11 +154,6 @@ pub async fn unlock(
     let txn = db.begin().await?;
     let cleared = failures::clear_account(&txn, &account).await?;
     let change = Change::AccountUnlocked { user_id, account };
-    let pending = recorder
-        .log
-        .append(&txn, vec![(change, recorder.remember_until)])
-        .await?;
-    txn.commit().await?;
-    recorder.log.committed(pending);
+    log.commit(txn, vec![change]).await?;
     Ok(cleared)
 }

@@ -276,6 +276,7 @@ mod tests {
         let jti = Change::JtiRevoked {
             jti: "j1".into(),
             user_id: Some(7),
+            until: i64::MAX,
         };
         assert_eq!(concerns(&c, &event(3, jti)), Some(Outcome::SignedOut));
         assert_eq!(

@@ -4,7 +4,7 @@
 
 pub mod admin;
 pub mod failures;
-pub mod feed;
+
 pub mod guards;
 pub mod live;
 pub mod revocation;

@@ -142,23 +142,19 @@ impl AuthService {
     }
 
     /// The event for a revoked `jti`: it matters until the token expires (with leeway).
-    fn jti_revoked(&self, claims: &Claims) -> (Change, i64) {
-        (
-            Change::JtiRevoked {
-                jti: claims.jti.clone(),
-                user_id: claims.user_id(),
-            },
-            claims.exp.saturating_add(self.codec.leeway()),
-        )
-    }
-
-    /// The events for ended sessions: they matter while any token of theirs can live.
-    fn sessions_revoked(
-        &self,
-        user_id: i64,
-        ids: impl IntoIterator<Item = String>,
-    ) -> Vec<(Change, i64)> {
-        Change::sessions_revoked(user_id, ids, self.codec.outlives_now())
+    /// The revocation of the token `claims` describes: an access token's matters in memory
+    /// while the token itself can be accepted; a refresh token's only for the log's horizon,
+    /// since `refresh` reads the persisted revocation list anyway.
+    fn jti_revoked(&self, claims: &Claims) -> Change {
+        let until = match claims.kind() {
+            TokenKind::Access => claims.exp.saturating_add(self.codec.leeway()),
+            TokenKind::Refresh => self.log.horizon().until_now(),
+        };
+        Change::JtiRevoked {
+            jti: claims.jti.clone(),
+            user_id: claims.user_id(),
+            until,
+        }
     }
 
     fn access_token(
@@ -613,12 +609,7 @@ impl AuthService {
             if !revocation::revoke_jti(&txn, &claims.jti, claims.exp).await? {
                 return Err(AppError::TokenRevoked);
             }
-            let pending = self
-                .log
-                .append(&txn, vec![self.jti_revoked(claims)])
-                .await?;
-            txn.commit().await?;
-            self.log.committed(pending);
+            self.log.commit(txn, vec![self.jti_revoked(claims)]).await?;
             ::metrics::counter!(meter::REFRESHES).increment(1);
             return self.start_session(account, false, client).await;
         };
@@ -686,12 +677,10 @@ impl AuthService {
         let txn = self.db.begin().await?;
         let mut changes = vec![self.jti_revoked(claims)];
         if sessions::revoke(&txn, sid, user_id).await? {
-            changes.extend(self.sessions_revoked(user_id, [sid.to_owned()]));
+            changes.extend(Change::sessions_revoked(user_id, [sid.to_owned()]));
         }
         revocation::revoke_jti(&txn, &claims.jti, claims.exp).await?;
-        let pending = self.log.append(&txn, changes).await?;
-        txn.commit().await?;
-        self.log.committed(pending);
+        self.log.commit(txn, changes).await?;
         Err(AppError::TokenRevoked)
     }
 
@@ -751,12 +740,9 @@ impl AuthService {
         let txn = self.db.begin().await?;
         users::set_password_hash(&txn, user, hash).await?;
         let ended = sessions::revoke_all(&txn, user_id, claims.sid.as_deref()).await?;
-        let pending = self
-            .log
-            .append(&txn, self.sessions_revoked(user_id, ended))
+        self.log
+            .commit(txn, Change::sessions_revoked(user_id, ended))
             .await?;
-        txn.commit().await?;
-        self.log.committed(pending);
         Ok(())
     }
 
@@ -775,16 +761,14 @@ impl AuthService {
         match (everywhere, claims.user_id(), claims.sid.as_deref()) {
             (true, Some(user_id), _) => {
                 let ended = sessions::revoke_all(&txn, user_id, None).await?;
-                changes.extend(self.sessions_revoked(user_id, ended));
+                changes.extend(Change::sessions_revoked(user_id, ended));
             }
             (_, Some(user_id), Some(sid)) if sessions::revoke(&txn, sid, user_id).await? => {
-                changes.extend(self.sessions_revoked(user_id, [sid.to_owned()]));
+                changes.extend(Change::sessions_revoked(user_id, [sid.to_owned()]));
             }
             _ => {}
         }
-        let pending = self.log.append(&txn, changes).await?;
-        txn.commit().await?;
-        self.log.committed(pending);
+        self.log.commit(txn, changes).await?;
         ::metrics::counter!(meter::REVOCATIONS, "kind" => "logout").increment(1);
         Ok(())
     }
@@ -809,13 +793,11 @@ impl AuthService {
     async fn end_session(&self, session_id: &str, user_id: i64) -> AppResult<()> {
         let txn = self.db.begin().await?;
         let changes = if sessions::revoke(&txn, session_id, user_id).await? {
-            self.sessions_revoked(user_id, [session_id.to_owned()])
+            Change::sessions_revoked(user_id, [session_id.to_owned()])
         } else {
             Vec::new()
         };
-        let pending = self.log.append(&txn, changes).await?;
-        txn.commit().await?;
-        self.log.committed(pending);
+        self.log.commit(txn, changes).await?;
         Ok(())
     }
 }
@@ -857,11 +839,8 @@ mod tests {
             .await
             .expect("an enabled account refreshes");
         let ours = issued.refresh.expect("a refresh token").claims;
-        let recorder = crate::auth::admin::Recorder {
-            log: &EventLog::default(),
-            remember_until: now_secs(),
-        };
-        crate::auth::admin::set_disabled(&database.db, recorder, id, true)
+        let log = EventLog::default();
+        crate::auth::admin::set_disabled(&database.db, &log, id, true)
             .await
             .expect("disabled");
         for claims in [foreign(), ours] {
@@ -872,7 +851,7 @@ mod tests {
                 claims.sid
             );
         }
-        crate::auth::admin::set_disabled(&database.db, recorder, id, false)
+        crate::auth::admin::set_disabled(&database.db, &log, id, false)
             .await
             .expect("enabled");
         assert!(

@@ -3,7 +3,7 @@
 //! judged without a database round trip.
 //!
 //! The state is fed by the event log ([`crate::events`]): loaded at start, updated at once by
-//! this instance's own commits, and tailed by [`crate::auth::feed`] for everyone else's. It
+//! this instance's own commits, and tailed by [`crate::events::Feed`] for everyone else's. It
 //! is only as good as its last confirmation: when the feed has not confirmed it current
 //! within `WARDEN_REVOCATION_MAX_LAG`, every check fails closed (`SERVICE_UNAVAILABLE`) until
 //! the feed catches up again.
@@ -17,10 +17,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, RwLock,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
@@ -28,7 +25,7 @@ use crate::{
     auth::tokens::Claims,
     clock::now_secs,
     error::AppError,
-    events::{Change, Event, Subscriber},
+    events::{Change, Event, Freshness, Subscriber},
     users::Grants,
 };
 
@@ -69,10 +66,8 @@ struct Entries {
 #[derive(Debug)]
 pub struct RevocationState {
     entries: RwLock<Entries>,
-    /// Milliseconds after `base` at which the state was last confirmed current.
-    confirmed_ms: AtomicU64,
-    base: Instant,
-    max_lag: Duration,
+    /// Whether the log this state follows is confirmed read (the feed confirms it).
+    freshness: Arc<Freshness>,
 }
 
 /// What the state says about a token that is not revoked.
@@ -88,39 +83,24 @@ impl RevocationState {
     pub fn new(max_lag: Duration) -> Self {
         Self {
             entries: RwLock::default(),
-            confirmed_ms: AtomicU64::new(0),
-            base: Instant::now(),
-            max_lag,
+            freshness: Arc::new(Freshness::new(max_lag)),
         }
     }
 
-    /// The longest the state may go unconfirmed.
-    pub fn max_lag(&self) -> Duration {
-        self.max_lag
+    /// The freshness handle the feed confirms.
+    pub fn freshness(&self) -> Arc<Freshness> {
+        self.freshness.clone()
     }
 
-    /// Records that the state reflected every committed event as of `at`.
+    /// Records that the state reflected every committed event as of `at` (tests; the feed
+    /// confirms through [`Self::freshness`]).
     pub fn confirm(&self, at: Instant) {
-        let ms = u64::try_from(at.saturating_duration_since(self.base).as_millis())
-            .unwrap_or(u64::MAX)
-            // 0 means "never"; a confirmation in the first millisecond counts as 1.
-            .max(1);
-        self.confirmed_ms.fetch_max(ms, Ordering::AcqRel);
-    }
-
-    /// How long ago the state was last confirmed current (`None`: never).
-    pub fn age(&self) -> Option<Duration> {
-        let confirmed = self.confirmed_ms.load(Ordering::Acquire);
-        if confirmed == 0 {
-            return None;
-        }
-        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Some(Duration::from_millis(now.saturating_sub(confirmed)))
+        self.freshness.confirm(at);
     }
 
     /// True when the state may be acted on.
     pub fn is_current(&self) -> bool {
-        self.age().is_some_and(|age| age <= self.max_lag)
+        self.freshness.is_current()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
@@ -210,6 +190,10 @@ impl RevocationState {
 }
 
 impl Subscriber for RevocationState {
+    fn prune(&self, now: i64) {
+        RevocationState::prune(self, now);
+    }
+
     fn apply(&self, events: &[Event]) {
         let now = now_secs();
         let mut entries = self.write();
@@ -333,6 +317,7 @@ mod tests {
                 Change::JtiRevoked {
                     jti: "gone".into(),
                     user_id: Some(7),
+                    until: i64::MAX,
                 },
             ),
             event(
@@ -443,6 +428,7 @@ mod tests {
             Change::JtiRevoked {
                 jti: "old".into(),
                 user_id: None,
+                until: i64::MAX,
             },
         );
         old.expires_at = now_secs() + 1;

@@ -352,14 +352,6 @@ impl TokenCodec {
         i64::try_from(self.validation.leeway).unwrap_or(i64::MAX)
     }
 
-    /// The latest a token minted now of either kind can still be accepted (Unix seconds): how
-    /// long a revocation or grants change made now must be remembered.
-    pub fn outlives_now(&self) -> i64 {
-        now_secs()
-            .saturating_add(self.access_ttl.max(self.refresh_ttl))
-            .saturating_add(self.leeway())
-    }
-
     /// The public keys as a JWK set (asymmetric algorithms only).
     pub fn jwks(&self) -> Option<&serde_json::Value> {
         self.jwks.as_ref()

@@ -65,14 +65,6 @@ fn user_id(id: &ID) -> Result<i64, AppError> {
     id.parse().map_err(|_| AppError::NotFound)
 }
 
-/// Where admin changes are recorded.
-fn recorder(state: &ApiState) -> admin::Recorder<'_> {
-    admin::Recorder {
-        log: state.auth.log(),
-        remember_until: state.auth.codec().outlives_now(),
-    }
-}
-
 /// Replaces one kind of a user's grants; the change's event reaches every instance's guards.
 async fn change_grants(
     ctx: &Context<'_>,
@@ -82,16 +74,9 @@ async fn change_grants(
 ) -> Result<User> {
     let state = ctx.data::<ApiState>()?;
     let id = self::user_id(user_id).api(ctx)?;
-    let account: Account = users::set_grants(
-        &state.db,
-        state.auth.log(),
-        state.auth.codec().outlives_now(),
-        id,
-        roles,
-        permissions,
-    )
-    .await
-    .api(ctx)?;
+    let account: Account = users::set_grants(&state.db, state.auth.log(), id, roles, permissions)
+        .await
+        .api(ctx)?;
     log_grants(ctx, "grants_changed", &account);
     Ok(User::seen_by_other(account))
 }
@@ -179,15 +164,9 @@ impl Mutation {
         let state = ctx.data::<ApiState>()?;
         let claims = guards::access_claims(ctx)?;
         let id = claims.user_id().ok_or(AppError::NotFound).api(ctx)?;
-        let account = users::rename(
-            &state.db,
-            state.auth.log(),
-            state.auth.codec().outlives_now(),
-            id,
-            &name,
-        )
-        .await
-        .api(ctx)?;
+        let account = users::rename(&state.db, state.auth.log(), id, &name)
+            .await
+            .api(ctx)?;
         Ok(account.into())
     }
 
@@ -329,7 +308,7 @@ impl Mutation {
     ) -> Result<User> {
         let state = ctx.data::<ApiState>()?;
         let id = self::user_id(&user_id).api(ctx)?;
-        let account = admin::set_disabled(&state.db, recorder(state), id, disabled)
+        let account = admin::set_disabled(&state.db, state.auth.log(), id, disabled)
             .await
             .api(ctx)?;
         let event = if disabled {
@@ -351,7 +330,7 @@ impl Mutation {
     async fn revoke_user_sessions(&self, ctx: &Context<'_>, user_id: ID) -> Result<i32> {
         let state = ctx.data::<ApiState>()?;
         let id = self::user_id(&user_id).api(ctx)?;
-        let ended = admin::revoke_sessions(&state.db, recorder(state), id)
+        let ended = admin::revoke_sessions(&state.db, state.auth.log(), id)
             .await
             .api(ctx)?;
         log_admin(ctx, "sessions_revoked", id, Some(&format!("ended={ended}")));
@@ -368,7 +347,7 @@ impl Mutation {
     async fn delete_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         let state = ctx.data::<ApiState>()?;
         let id = self::user_id(&user_id).api(ctx)?;
-        admin::delete(&state.db, recorder(state), id)
+        admin::delete(&state.db, state.auth.log(), id)
             .await
             .api(ctx)?;
         log_admin(ctx, "user_deleted", id, None);

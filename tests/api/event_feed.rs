@@ -17,14 +17,12 @@ const SET_ROLES: &str =
     "mutation($id: ID!, $r: [String!]!) { setUserRoles(userId: $id, roles: $r) { roles } }";
 const SET_PERMISSIONS: &str = "mutation($id: ID!, $p: [String!]!) { setUserPermissions(userId: $id, permissions: $p) { permissions } }";
 
-fn revoke(jti: &str) -> Vec<(Change, i64)> {
-    vec![(
-        Change::JtiRevoked {
-            jti: jti.to_owned(),
-            user_id: None,
-        },
-        now() + 900,
-    )]
+fn revoke(jti: &str) -> Vec<Change> {
+    vec![Change::JtiRevoked {
+        jti: jti.to_owned(),
+        user_id: None,
+        until: now() + 900,
+    }]
 }
 
 backend_test! {

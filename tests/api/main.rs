@@ -19,6 +19,7 @@ mod guard_matrix;
 mod hardening;
 mod http_surface;
 mod live_events;
+mod memory_bounds;
 mod operator;
 mod playground;
 mod protected_fields;

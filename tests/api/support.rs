@@ -64,6 +64,8 @@ pub struct TestApp {
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The running app's live-event fan-out (open WebSocket connections).
     pub live: Option<std::sync::Arc<warden::auth::live::LiveEvents>>,
+    /// What the running app holds in memory to judge tokens.
+    pub revocation: Option<std::sync::Arc<warden::auth::state::RevocationState>>,
     /// Password hashes running in the app, and the most that ran at once.
     pub hashes: std::sync::Arc<warden::password::HashGauge>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -130,6 +132,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
             .expect("client"),
         statements: Default::default(),
         live: None,
+        revocation: None,
         hashes: Default::default(),
         shutdown: None,
         server: None,
@@ -147,6 +150,7 @@ impl TestApp {
         self.metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         self.statements = app.statements();
         self.live = Some(app.live());
+        self.revocation = Some(app.revocation_state());
         self.hashes = app.hashes();
         let (tx, rx) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(app.run_until(async move {
@@ -166,6 +170,7 @@ impl TestApp {
             client: self.client.clone(),
             statements: Default::default(),
             live: None,
+            revocation: None,
             hashes: Default::default(),
             shutdown: None,
             server: None,
@@ -270,16 +275,9 @@ impl TestApp {
         permissions: Option<&[String]>,
     ) {
         let db = self.db().await;
-        users::set_grants(
-            &db,
-            &EventLog::default(),
-            now() + 31 * 86_400,
-            user_id,
-            roles,
-            permissions,
-        )
-        .await
-        .expect("grants changed");
+        users::set_grants(&db, &EventLog::default(), user_id, roles, permissions)
+            .await
+            .expect("grants changed");
         db.close().await.ok();
     }
 
@@ -294,12 +292,12 @@ impl TestApp {
         let change = Change::JtiRevoked {
             jti: jti.to_owned(),
             user_id: None,
+            until: expires_at,
         };
-        let _pending = EventLog::default()
-            .append(&txn, vec![(change, expires_at)])
+        EventLog::default()
+            .commit(txn, vec![change])
             .await
             .expect("event");
-        txn.commit().await.expect("commit");
         db.close().await.ok();
     }
 

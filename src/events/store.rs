@@ -1,145 +1,15 @@
-//! The event log: every change that can kill or weaken a token is appended to `auth_events`
-//! in the same transaction as the change itself, so the change and its event commit together
-//! or not at all.
-//!
-//! Instances keep what the guards need in memory (see [`crate::auth::state`]) and learn of
-//! changes two ways: their own writes are applied at commit ([`EventLog::committed`]), and
-//! [`crate::auth::feed`] tails the table for everyone else's (other instances, the CLI).
-//!
-//! Tailing reads "rows after the last id applied", which is only safe if ids become visible in
-//! order. A sequence hands out ids at insert, not at commit, so on PostgreSQL two writers could
-//! commit out of id order and a reader would skip the smaller id. Writers therefore take one
-//! transaction-scoped advisory lock before they insert: ids are handed out and committed one
-//! writer at a time. Writes that append events are rare (logout, revocation, grant changes),
-//! so serialising them costs nothing that matters; reads never take the lock. SQLite has a
-//! single writer anyway.
-
-use std::sync::Arc;
+//! The `auth_events` table: a change in and out of its row, reading a page of the log in
+//! order, and pruning what no token can be affected by any more.
 
 use entity::auth_event;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    clock::now_ms,
-    error::{AppError, AppResult, Fault},
-};
-
-/// The NOTIFY channel that wakes tailers on PostgreSQL.
-pub const CHANNEL: &str = "warden_events";
-/// Advisory lock key that serialises event writers (an arbitrary constant: "WARDEN" in hex).
-const WRITER_LOCK: i64 = 0x5741_5244_454E;
-
-/// A change, as the guards see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// One token (by `jti`) is refused from now on.
-    JtiRevoked {
-        /// The token id.
-        jti: String,
-        /// Its user, when it is one of ours.
-        user_id: Option<i64>,
-    },
-    /// Every token of a session is refused from now on.
-    SessionRevoked {
-        /// The session.
-        session_id: String,
-        /// Its user.
-        user_id: i64,
-    },
-    /// A user's grants changed; tokens with an older grants version keep only what the user
-    /// still holds.
-    GrantsChanged {
-        /// The user.
-        user_id: i64,
-        /// The new grants version.
-        version: i64,
-        /// Roles now held.
-        roles: Vec<String>,
-        /// Permissions now held.
-        permissions: Vec<String>,
-    },
-    /// A user's profile (name, email) changed: caches drop it.
-    ProfileChanged {
-        /// The user.
-        user_id: i64,
-    },
-    /// An account was disabled: every token of the user is refused until it is enabled again
-    /// (its sessions were ended by the same transaction, so only tokens minted later work).
-    UserDisabled {
-        /// The user.
-        user_id: i64,
-    },
-    /// A disabled account was enabled again.
-    UserEnabled {
-        /// The user.
-        user_id: i64,
-    },
-    /// An account was deleted: every token of the user is refused.
-    UserDeleted {
-        /// The user.
-        user_id: i64,
-    },
-    /// An operator cleared an account's failed-login count: every instance forgets the
-    /// failures it counted in memory for it too.
-    AccountUnlocked {
-        /// The user.
-        user_id: i64,
-        /// The account's login-limit key (its normalised email).
-        account: String,
-    },
-}
-
-impl Change {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::JtiRevoked { .. } => "jti_revoked",
-            Self::SessionRevoked { .. } => "session_revoked",
-            Self::GrantsChanged { .. } => "grants_changed",
-            Self::ProfileChanged { .. } => "profile_changed",
-            Self::UserDisabled { .. } => "user_disabled",
-            Self::UserEnabled { .. } => "user_enabled",
-            Self::UserDeleted { .. } => "user_deleted",
-            Self::AccountUnlocked { .. } => "account_unlocked",
-        }
-    }
-
-    /// The changes for ended sessions of one user, each mattering until `until`.
-    pub fn sessions_revoked(
-        user_id: i64,
-        ids: impl IntoIterator<Item = String>,
-        until: i64,
-    ) -> Vec<(Self, i64)> {
-        ids.into_iter()
-            .map(|session_id| {
-                (
-                    Self::SessionRevoked {
-                        session_id,
-                        user_id,
-                    },
-                    until,
-                )
-            })
-            .collect()
-    }
-
-    /// The user the change is about, if known.
-    pub fn user_id(&self) -> Option<i64> {
-        match self {
-            Self::JtiRevoked { user_id, .. } => *user_id,
-            Self::SessionRevoked { user_id, .. }
-            | Self::GrantsChanged { user_id, .. }
-            | Self::ProfileChanged { user_id }
-            | Self::UserDisabled { user_id }
-            | Self::UserEnabled { user_id }
-            | Self::UserDeleted { user_id }
-            | Self::AccountUnlocked { user_id, .. } => Some(*user_id),
-        }
-    }
-}
+use super::Change;
+use crate::error::{AppError, AppResult, Fault};
 
 /// A change with its place in the log and how long it matters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +58,7 @@ impl Event {
             "jti_revoked" => Change::JtiRevoked {
                 jti: needs(row.jti, "jti")?,
                 user_id: row.user_id,
+                until: row.expires_at,
             },
             "session_revoked" => Change::SessionRevoked {
                 session_id: needs(row.session_id, "session_id")?,
@@ -286,152 +157,54 @@ impl Page {
     }
 }
 
-/// Something that keeps state derived from the log (revocation state, profile cache).
-pub trait Subscriber: Send + Sync {
-    /// Applies events in log order. Must be idempotent: an instance sees its own events twice
-    /// (at commit, then from the feed).
-    fn apply(&self, events: &[Event]);
-}
-
-/// Events appended inside a transaction that has not committed yet.
-#[must_use = "pass to EventLog::committed after the transaction commits"]
-#[derive(Debug, Default)]
-pub struct Pending(Vec<Event>);
-
-/// Appends events and hands committed ones to this process's subscribers.
-#[derive(Clone, Default)]
-pub struct EventLog {
-    subscribers: Arc<Vec<Arc<dyn Subscriber>>>,
-}
-
-impl std::fmt::Debug for EventLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventLog")
-            .field("subscribers", &self.subscribers.len())
-            .finish()
-    }
-}
-
-impl EventLog {
-    /// A log whose committed events are applied to `subscribers` in this process.
-    pub fn new(subscribers: Vec<Arc<dyn Subscriber>>) -> Self {
-        Self {
-            subscribers: Arc::new(subscribers),
-        }
-    }
-
-    /// Appends `changes`, each mattering until `expires_at`, inside the caller's transaction
-    /// `txn`. On PostgreSQL this takes the writers' lock until `txn` ends, and queues the
-    /// NOTIFY that wakes the tailers at commit.
-    ///
-    /// # Errors
-    /// `SERVICE_UNAVAILABLE` when the database fails.
-    pub async fn append(
-        &self,
-        txn: &impl ConnectionTrait,
-        changes: Vec<(Change, i64)>,
-    ) -> AppResult<Pending> {
-        if changes.is_empty() {
-            return Ok(Pending::default());
-        }
-        let backend = txn.get_database_backend();
-        lock_for_transaction(txn, WRITER_LOCK).await?;
-        let created_at_ms = now_ms();
-        let mut events = Vec::with_capacity(changes.len());
-        for (change, expires_at) in changes {
-            let mut row = auth_event::ActiveModel {
-                id: NotSet,
-                kind: Set(change.kind().to_owned()),
-                user_id: Set(change.user_id()),
-                session_id: Set(None),
-                jti: Set(None),
-                grants_version: Set(None),
-                payload: Set(None),
-                expires_at: Set(expires_at),
-                created_at_ms: Set(created_at_ms),
-            };
-            match &change {
-                Change::JtiRevoked { jti, .. } => row.jti = Set(Some(jti.clone())),
-                Change::SessionRevoked { session_id, .. } => {
-                    row.session_id = Set(Some(session_id.clone()));
-                }
-                Change::GrantsChanged {
-                    version,
-                    roles,
-                    permissions,
-                    ..
-                } => {
-                    row.grants_version = Set(Some(*version));
-                    let payload = serde_json::to_string(&GrantsPayload {
-                        roles: roles.clone(),
-                        permissions: permissions.clone(),
-                    })
-                    .map_err(|e| AppError::Internal(Fault::Serialise(e)))?;
-                    row.payload = Set(Some(payload));
-                }
-                Change::AccountUnlocked { account, .. } => {
-                    row.payload = Set(Some(account.clone()));
-                }
-                Change::ProfileChanged { .. }
-                | Change::UserDisabled { .. }
-                | Change::UserEnabled { .. }
-                | Change::UserDeleted { .. } => {}
-            }
-            let id = auth_event::Entity::insert(row)
-                .exec(txn)
-                .await?
-                .last_insert_id;
-            events.push(Event {
-                id,
-                change,
-                expires_at,
-                created_at_ms,
-            });
-        }
-        if backend == DbBackend::Postgres {
-            txn.execute_raw(Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_notify($1, '')",
-                [CHANNEL.into()],
-            ))
-            .await?;
-        }
-        Ok(Pending(events))
-    }
-
-    /// Applies events whose transaction has committed to this process's subscribers, so this
-    /// instance acts on its own changes at once rather than at the next poll.
-    pub fn committed(&self, pending: Pending) {
-        self.dispatch(&pending.0);
-    }
-
-    /// Hands events (from the feed or from a commit) to every subscriber.
-    pub fn dispatch(&self, events: &[Event]) {
-        if events.is_empty() {
-            return;
-        }
-        for subscriber in self.subscribers.iter() {
-            subscriber.apply(events);
-        }
-    }
-}
-
-/// Takes PostgreSQL advisory lock `key` until `txn` ends, serialising the transactions that
-/// take it; nothing on SQLite, whose writers are serialised by the database already.
+/// The row that records `change`, mattering until `expires_at`, written at `created_at_ms`.
 ///
 /// # Errors
-/// `SERVICE_UNAVAILABLE` when the database fails.
-pub async fn lock_for_transaction(txn: &impl ConnectionTrait, key: i64) -> AppResult<()> {
-    let backend = txn.get_database_backend();
-    if backend == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_advisory_xact_lock($1)",
-            [key.into()],
-        ))
-        .await?;
+/// `SERVICE_UNAVAILABLE` when a payload cannot be serialised (it always can).
+pub(super) fn row(
+    change: &Change,
+    expires_at: i64,
+    created_at_ms: i64,
+) -> AppResult<auth_event::ActiveModel> {
+    let mut row = auth_event::ActiveModel {
+        id: NotSet,
+        kind: Set(change.kind().to_owned()),
+        user_id: Set(change.user_id()),
+        session_id: Set(None),
+        jti: Set(None),
+        grants_version: Set(None),
+        payload: Set(None),
+        expires_at: Set(expires_at),
+        created_at_ms: Set(created_at_ms),
+    };
+    match change {
+        Change::JtiRevoked { jti, .. } => row.jti = Set(Some(jti.clone())),
+        Change::SessionRevoked { session_id, .. } => {
+            row.session_id = Set(Some(session_id.clone()));
+        }
+        Change::GrantsChanged {
+            version,
+            roles,
+            permissions,
+            ..
+        } => {
+            row.grants_version = Set(Some(*version));
+            let payload = serde_json::to_string(&GrantsPayload {
+                roles: roles.clone(),
+                permissions: permissions.clone(),
+            })
+            .map_err(|e| AppError::Internal(Fault::Serialise(e)))?;
+            row.payload = Set(Some(payload));
+        }
+        Change::AccountUnlocked { account, .. } => {
+            row.payload = Set(Some(account.clone()));
+        }
+        Change::ProfileChanged { .. }
+        | Change::UserDisabled { .. }
+        | Change::UserEnabled { .. }
+        | Change::UserDeleted { .. } => {}
     }
-    Ok(())
+    Ok(row)
 }
 
 /// Reads at most `limit` rows after position `after`, in log order: the events of known
@@ -512,23 +285,76 @@ pub async fn prune(db: &impl ConnectionTrait, now: i64) -> AppResult<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventLog;
     use crate::testing::TestDatabase;
 
-    fn jti(name: &str) -> (Change, i64) {
-        (
-            Change::JtiRevoked {
-                jti: name.to_owned(),
-                user_id: None,
-            },
-            i64::MAX,
-        )
+    fn jti(name: &str) -> Change {
+        Change::JtiRevoked {
+            jti: name.to_owned(),
+            user_id: None,
+            until: i64::MAX,
+        }
     }
 
-    async fn append(db: &sea_orm::DatabaseConnection, changes: Vec<(Change, i64)>) {
+    async fn append(db: &sea_orm::DatabaseConnection, changes: Vec<Change>) {
         let _pending = EventLog::default()
             .append(db, changes)
             .await
             .expect("appended");
+    }
+
+    /// One change of every kind, with every field set.
+    fn one_of_each() -> Vec<Change> {
+        vec![
+            Change::JtiRevoked {
+                jti: "j".into(),
+                user_id: Some(1),
+                until: 4_102_444_800,
+            },
+            Change::SessionRevoked {
+                session_id: "s".into(),
+                user_id: 1,
+            },
+            Change::GrantsChanged {
+                user_id: 1,
+                version: 7,
+                roles: vec!["admin".into()],
+                permissions: vec!["users:read".into(), "read:sensitive".into()],
+            },
+            Change::ProfileChanged { user_id: 1 },
+            Change::UserDisabled { user_id: 1 },
+            Change::UserEnabled { user_id: 1 },
+            Change::UserDeleted { user_id: 1 },
+            Change::AccountUnlocked {
+                user_id: 1,
+                account: "ana@example.com".into(),
+            },
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_change_round_trips_through_the_table() {
+        let database = TestDatabase::new().await;
+        let log = EventLog::default();
+        let txn = sea_orm::TransactionTrait::begin(&database.db)
+            .await
+            .expect("begin");
+        log.commit(txn, one_of_each()).await.expect("committed");
+        let page = read_after(&database.db, 0, 100).await.expect("read");
+        let read: Vec<Change> = page.events.iter().map(|e| e.change.clone()).collect();
+        assert_eq!(read, one_of_each());
+        assert!(page.unknown.is_empty() && page.unreadable.is_none());
+        let horizon = log.horizon().until_now();
+        for event in &page.events {
+            let expected = match event.change {
+                Change::JtiRevoked { until, .. } => until..=until,
+                _ => horizon - 5..=horizon,
+            };
+            assert!(
+                expected.contains(&event.expires_at),
+                "a revoked jti matters until its token's own end, the rest for the horizon: {event:?}"
+            );
+        }
     }
 
     async fn sql(db: &sea_orm::DatabaseConnection, statement: &str) {
@@ -537,24 +363,7 @@ mod tests {
 
     #[test]
     fn every_kind_this_version_writes_is_one_it_reads() {
-        let changes = [
-            jti("a").0,
-            Change::SessionRevoked {
-                session_id: "s".into(),
-                user_id: 1,
-            },
-            Change::GrantsChanged {
-                user_id: 1,
-                version: 1,
-                roles: vec![],
-                permissions: vec![],
-            },
-            Change::ProfileChanged { user_id: 1 },
-            Change::UserDisabled { user_id: 1 },
-            Change::UserEnabled { user_id: 1 },
-            Change::UserDeleted { user_id: 1 },
-        ];
-        for change in changes {
+        for change in one_of_each() {
             assert!(KNOWN_KINDS.contains(&change.kind()), "{change:?}");
         }
     }
@@ -570,7 +379,7 @@ mod tests {
         append(db, vec![jti("after")]).await;
         let page = read_after(db, 0, 100).await.expect("read");
         let read: Vec<_> = page.events.iter().map(|e| e.change.clone()).collect();
-        assert_eq!(read, vec![jti("before").0, jti("after").0]);
+        assert_eq!(read, vec![jti("before"), jti("after")]);
         assert_eq!(page.unknown, vec![("future_kind".to_owned(), 3)]);
         assert_eq!(page.last, Some(5));
         assert!(page.unreadable.is_none() && !page.full);
@@ -637,7 +446,7 @@ mod tests {
             roles: vec!["admin".into()],
             permissions: vec![],
         };
-        append(db, vec![(change, i64::MAX)]).await;
+        append(db, vec![change]).await;
         sql(
             db,
             "UPDATE auth_events SET payload = '{not json' WHERE id = 1",

@@ -30,11 +30,10 @@ use std::{
 use sea_orm::{DatabaseConnection, DbBackend, sqlx::postgres::PgListener};
 
 use crate::{
-    auth::state::RevocationState,
     clock::now_secs,
     error::{AppError, AppResult},
-    events::{self, EventLog, Page, Unreadable},
-    meter, users,
+    events::{self, EventLog, Freshness, Page, Unreadable},
+    meter,
 };
 
 /// Most events read in one round.
@@ -87,7 +86,7 @@ enum StallKey {
 pub struct Feed {
     db: DatabaseConnection,
     log: EventLog,
-    state: Arc<RevocationState>,
+    freshness: Arc<Freshness>,
     cursor: i64,
     poll: Duration,
     /// The stall last logged, while it lasts.
@@ -99,31 +98,28 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Holds the disabled accounts, loads every event in the log, applies it, and confirms
-    /// the state current. At a row it cannot read, it stops there and leaves the state
-    /// unconfirmed (the instance starts unready and [`Self::run`] keeps trying).
+    /// Loads every event in the log, applies it, and confirms the view current. At a row it
+    /// cannot read, it stops there and leaves the view unconfirmed (the instance starts unready
+    /// and [`Self::run`] keeps trying).
     ///
     /// # Errors
     /// `SERVICE_UNAVAILABLE` when the database fails.
     pub async fn load(
         db: DatabaseConnection,
         log: EventLog,
-        state: Arc<RevocationState>,
+        freshness: Arc<Freshness>,
     ) -> AppResult<Self> {
         // Poll well inside the lag bound, so one slow round does not make the state stale.
-        let poll = (state.max_lag() / 4).clamp(Duration::from_millis(10), Self::poll_cap(&db));
+        let poll = (freshness.max_lag() / 4).clamp(Duration::from_millis(10), Self::poll_cap(&db));
         let mut feed = Self {
             db,
             log,
-            state,
+            freshness,
             cursor: 0,
             poll,
             stalled: None,
             since_ms: crate::clock::now_ms(),
         };
-        // Before the log: every event in it is newer than what the table says now.
-        let disabled = users::disabled_ids(&feed.db).await?;
-        feed.state.hold_disabled(disabled);
         match feed.catch_up().await {
             Ok(()) => {}
             Err(Stall::Database(e)) => return Err(e),
@@ -167,7 +163,7 @@ impl Feed {
                 break;
             }
         }
-        self.state.confirm(started);
+        self.freshness.confirm(started);
         Ok(())
     }
 
@@ -209,7 +205,7 @@ impl Feed {
     /// Publishes how old the confirmed state is (also after a failed read: the gauge then
     /// shows the state growing stale).
     fn report_age(&self) {
-        if let Some(age) = self.state.age() {
+        if let Some(age) = self.freshness.age() {
             ::metrics::gauge!(meter::FEED_AGE).set(age.as_secs_f64());
         }
     }
@@ -246,7 +242,7 @@ impl Feed {
             self.report_age();
             if last_prune.elapsed() >= PRUNE_MEMORY_EVERY {
                 last_prune = Instant::now();
-                self.state.prune(now_secs());
+                self.log.prune(now_secs());
                 if listener.is_none() && self.db.get_database_backend() == DbBackend::Postgres {
                     listener = self.listen().await;
                 }
