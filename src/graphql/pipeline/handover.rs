@@ -178,3 +178,117 @@ fn is_subscription(request: &Request) -> bool {
         selected && op.node.ty == OperationType::Subscription
     })
 }
+
+/// The handover in-process, on the real schema without its state: only what runs before a
+/// resolver needs the database (the limits, the guards) is exercised.
+#[cfg(test)]
+mod tests {
+    use async_graphql::Schema;
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::{
+        config::LimitsConfig,
+        graphql::{
+            mutation::Mutation,
+            pipeline::{DocumentLimits, Pipeline},
+            query::Query,
+            subscription::Subscription,
+        },
+    };
+
+    fn schema() -> WardenSchema {
+        Schema::build(Query, Mutation, Subscription)
+            .extension(Pipeline::new(DocumentLimits {
+                limits: LimitsConfig::default(),
+                introspection: false,
+            }))
+            .finish()
+    }
+
+    fn anonymous(transport: Transport) -> RequestContext {
+        RequestContext {
+            credentials: Arc::new(RequestCredentials::missing("Authorization Header")),
+            client: Client::default(),
+            transport,
+        }
+    }
+
+    struct Unclosable;
+
+    impl CloseConnection for Unclosable {
+        fn close(&self) {}
+    }
+
+    /// The first error's message and code.
+    fn first_error(answer: &Answer) -> (&str, Option<&str>) {
+        let error = answer.response.errors.first().expect("an error");
+        let code = match error.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(code)) => Some(code.as_str()),
+            _ => None,
+        };
+        (error.message.as_str(), code)
+    }
+
+    async fn single(query: &str) -> Answer {
+        let batch = BatchRequest::Single(Request::new(query));
+        match execute(&schema(), anonymous(Transport::Http), batch).await {
+            Answers::Single(answer) => answer,
+            Answers::Batch(_) => panic!("one request, one answer"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_comes_back_with_how_far_its_operation_got() {
+        assert_eq!(single("{ __typename }").await.phase, Phase::Executed);
+        assert_eq!(single("{ __typename").await.phase, Phase::Refused);
+        assert_eq!(single("{ nowhere }").await.phase, Phase::Refused);
+        // The context's credentials reach the guards: no token, a guarded field refused at
+        // execution, as a field error.
+        let me = single("{ me { id } }").await;
+        assert_eq!(me.phase, Phase::Executed);
+        assert_eq!(first_error(&me).1, Some("UNAUTHENTICATED"));
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_answered_in_its_order_and_refuses_the_auth_mutations() {
+        let batch = BatchRequest::Batch(vec![
+            Request::new("{ __typename }"),
+            Request::new("mutation { login }"),
+            Request::new("{ __typename"),
+        ]);
+        let Answers::Batch(answers) = execute(&schema(), anonymous(Transport::Http), batch).await
+        else {
+            panic!("a batch, answered as one");
+        };
+        let phases: Vec<Phase> = answers.iter().map(|a| a.phase).collect();
+        assert_eq!(phases, [Phase::Executed, Phase::Refused, Phase::Refused]);
+        assert!(
+            first_error(&answers[1])
+                .0
+                .contains("cannot be sent in a batch")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_socket_operation_streams_its_answers_and_is_refused_the_http_only_mutations() {
+        let over_socket = |query: &str| {
+            let context = anonymous(Transport::Socket(Arc::new(Unclosable)));
+            execute_stream(&schema(), context, Request::new(query)).collect::<Vec<_>>()
+        };
+        let answers = over_socket("{ __typename }").await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].phase, Phase::Executed);
+        let answers = over_socket("mutation { login }").await;
+        assert_eq!(answers.len(), 1, "nothing follows a refusal");
+        assert_eq!(answers[0].phase, Phase::Refused);
+        assert_eq!(
+            first_error(&answers[0]).0,
+            "login is only available over HTTP"
+        );
+        // A subscription refused at its start (no token) is refused, not a first event.
+        let answers = over_socket("subscription { sessionEvents { kind } }").await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].phase, Phase::Refused);
+    }
+}
