@@ -250,7 +250,7 @@ fn guard_table(registry: &Registry) -> GuardTable {
 }
 
 /// Each field's declared guards, read once from the schema registry and run before its
-/// resolver by [`crate::graphql::pipeline`].
+/// resolver by the request pipeline's extension.
 #[derive(Default, Clone)]
 pub struct DirectiveGuards {
     table: Arc<OnceLock<GuardTable>>,

@@ -1,21 +1,21 @@
-//! The GraphQL API: schema, resolvers, guards and the error mapping. Knows nothing of HTTP:
-//! the transport puts [`crate::auth::Credentials`] and [`crate::auth::Client`] into each request.
+//! The GraphQL API: schema, resolvers, guards, the error mapping, and the request pipeline
+//! they run in. Knows nothing of HTTP: a transport describes each request it admits in a
+//! [`RequestContext`] (the judged credentials, the client, the door) and hands it over with the
+//! operations to [`execute`] or [`execute_stream`], which return each response with its
+//! [`Phase`], all the transport needs to pick a status code or a message.
 
 pub mod cookies;
-pub mod documents;
 pub mod errors;
 pub mod guards;
-pub mod limits;
 pub mod mutation;
-pub mod nulls;
-pub mod order;
-pub mod phase;
-pub mod pipeline;
+/// The request pipeline (handover, envelope, limits, documents, key order, nulls, phase).
+mod pipeline;
 pub mod query;
 pub mod schema;
 pub mod state;
 pub mod subscription;
 pub mod types;
 
+pub use pipeline::{Answer, Answers, Phase, RequestContext, Transport, execute, execute_stream};
 pub use schema::{SchemaOptions, WardenSchema, build_schema, sdl};
 pub use state::ApiState;

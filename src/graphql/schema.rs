@@ -5,8 +5,11 @@ use async_graphql::Schema;
 use crate::{
     config::LimitsConfig,
     graphql::{
-        limits::DocumentLimits, mutation::Mutation, pipeline::Pipeline, query::Query,
-        state::ApiState, subscription::Subscription,
+        mutation::Mutation,
+        pipeline::{DocumentLimits, Pipeline},
+        query::Query,
+        state::ApiState,
+        subscription::Subscription,
     },
 };
 
@@ -21,7 +24,7 @@ pub struct SchemaOptions {
     /// "Did you mean …" in validation errors: development only, since they name fields that
     /// introspection being off is meant to keep unlisted.
     pub suggestions: bool,
-    /// Depth, complexity and aliases per document ([`crate::graphql::limits`]).
+    /// Depth, complexity and aliases per document (the pipeline's limits).
     pub limits: LimitsConfig,
 }
 
@@ -29,7 +32,7 @@ pub struct SchemaOptions {
 pub fn build_schema(state: ApiState, options: SchemaOptions) -> WardenSchema {
     let introspection = options.introspection;
     // Depth and complexity are counted by the pipeline's limits check, not by
-    // `limit_depth`/`limit_complexity` (see `graphql::limits` for why).
+    // `limit_depth`/`limit_complexity` (see `graphql/pipeline/limits.rs` for why).
     let mut builder = Schema::build(Query, Mutation, Subscription)
         .extension(Pipeline::new(DocumentLimits {
             limits: options.limits,

@@ -1,5 +1,6 @@
 //! Admission: the one place where "a request from this client, with these credentials" becomes
-//! an operation the schema may run.
+//! an operation the schema may run, described by the [`crate::graphql::RequestContext`] the
+//! schema is handed.
 //!
 //! Both transports come through here. HTTP admits each request once; the WebSocket admits each
 //! operation at its start, with the token its `connection_init` carried and the address of its
@@ -18,7 +19,6 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::BatchRequest;
 use axum::{
     Extension,
     extract::ConnectInfo,
@@ -27,6 +27,7 @@ use axum::{
 
 use crate::{
     auth::{Client, RequestCredentials},
+    graphql::{RequestContext, Transport},
     http::{HttpState, REQUEST_ID, credentials},
 };
 
@@ -38,46 +39,35 @@ const MAX_REQUEST_ID: usize = 64;
 /// The socket peer, when the server was started with connection info.
 pub(crate) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
-/// An operation (or a batch of them) let in: what its fields will see of the caller.
-#[derive(Clone)]
-pub(crate) struct Admitted {
-    credentials: Arc<RequestCredentials>,
-    client: Client,
-}
-
-impl Admitted {
-    /// The caller's access credentials, as judged at admission.
-    pub(crate) fn credentials(&self) -> &RequestCredentials {
-        &self.credentials
-    }
-
-    /// Hands the caller to every operation of `batch`.
-    pub(crate) fn into_batch(self, batch: BatchRequest) -> BatchRequest {
-        batch.data(self.credentials).data(self.client)
-    }
-
-    /// Hands the caller to one operation.
-    pub(crate) fn into_request(self, request: async_graphql::Request) -> async_graphql::Request {
-        request.data(self.credentials).data(self.client)
-    }
-}
-
-/// Judges the tokens `headers` carry, now, for an operation from `client`. `state_changing`
-/// is true for POST and for every socket operation (a cookie token then needs its CSRF echo).
+/// Lets an operation (or a batch of them) in: judges the tokens `headers` carry, now, for an
+/// operation from `client`, into the context the schema runs it with. `state_changing` is true
+/// for POST and for every socket operation (a cookie token then needs its CSRF echo).
 pub(crate) fn admit(
     state: &HttpState,
     headers: &HeaderMap,
     state_changing: bool,
     client: Client,
-) -> Admitted {
+    transport: Transport,
+) -> RequestContext {
+    RequestContext {
+        credentials: Arc::new(judge(state, headers, state_changing)),
+        client,
+        transport,
+    }
+}
+
+/// The tokens `headers` carry, judged now; what [`admit`] hands the schema, for a caller that
+/// runs no operation with it (a socket's `connection_init`).
+pub(crate) fn judge(
+    state: &HttpState,
+    headers: &HeaderMap,
+    state_changing: bool,
+) -> RequestCredentials {
     let finder = credentials::Finder {
         transport: &state.api.transport,
         verifier: &state.verifier,
     };
-    Admitted {
-        credentials: Arc::new(finder.resolve(headers, state_changing)),
-        client,
-    }
+    finder.resolve(headers, state_changing)
 }
 
 /// Who is asking: address, request id and user agent, from the request's headers and peer.

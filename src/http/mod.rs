@@ -1,14 +1,26 @@
 //! The HTTP surface (axum): routes, transport limits, request ids, tracing, CORS.
-//! It extracts and checks the token once per request and hands the outcome to the schema.
+//! It extracts and checks the token once per request (admission) and hands the outcome to the
+//! schema in a [`crate::graphql::RequestContext`]; the schema's answer comes back with each
+//! operation's phase, from which the status is picked. Nothing here reads or writes a
+//! GraphQL request's data.
 
 /// The one place a request or a socket operation is let in, and who the client is.
 mod admission;
 pub mod credentials;
 pub mod example;
-pub mod graphql;
+/// A fault found before the schema sees a request, answered as a GraphQL error.
+mod fault;
+/// `POST` and `GET /graphql`: reading, admission, the schema, the answer.
+mod handlers;
 pub mod health;
 pub mod metrics;
+/// The media type to answer in, and the status each gives an answer.
+mod negotiation;
 pub mod playground;
+/// A POST body or GET query string read into operations, and the faults that stop one.
+mod request;
+/// The schema's answers written as an HTTP response.
+mod response;
 pub mod ws;
 
 use std::{sync::Arc, time::Duration};
@@ -100,7 +112,7 @@ pub fn router(state: HttpState, cors_origins: &[String]) -> Router {
     .chain([header::CONTENT_TYPE])
     .collect();
     let graphql_routes = Router::new()
-        .route("/graphql", get(ws::get_or_upgrade).post(graphql::post))
+        .route("/graphql", get(ws::get_or_upgrade).post(handlers::post))
         // Responses may carry tokens: never store them in a cache.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

@@ -4,11 +4,13 @@
 //! messages its operations produce (each operation runs in a task of its own and writes into a
 //! bounded queue, so a slow client slows its own operations and nothing else), and its timers
 //! (the `connection_init` deadline, pings, the close that follows the end of the token). Every
-//! `subscribe` is admitted anew ([`crate::http::admission`]); the connection keeps only the
-//! headers its `connection_init` stood for, never a verdict on them.
+//! `subscribe` is admitted anew ([`crate::http::admission`]) and handed to the schema through
+//! [`crate::graphql::execute_stream`], the same context as over HTTP; the connection keeps only
+//! the headers its `connection_init` stood for, never a verdict on them.
 
 use std::{
     collections::HashMap,
+    pin::pin,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -16,15 +18,11 @@ use std::{
     time::Duration,
 };
 
-use async_graphql::{
-    Response, Value,
-    parser::{parse_query, types::OperationType},
-};
 use axum::{
     extract::ws::{CloseFrame, Message, WebSocket},
     http::{HeaderMap, HeaderValue},
 };
-use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use futures_util::{SinkExt, Stream, StreamExt, stream::SplitSink};
 use tokio::{
     sync::{Notify, mpsc},
     task::AbortHandle,
@@ -40,10 +38,7 @@ use crate::{
     auth::{Client, Credentials, live::ConnectionSlot, live::LiveEvents, tokens::Claims},
     clock::now_secs,
     error::{AppError, TokenKind},
-    graphql::{
-        WardenSchema, errors, limits::OverSocket, phase::ExecutionStarted,
-        subscription::CloseConnection,
-    },
+    graphql::{self, Answer, Phase, Transport, errors, subscription::CloseConnection},
     http::{HttpState, admission},
 };
 
@@ -274,8 +269,8 @@ impl Connection {
     /// Judges `connection_init` as a POST carrying the same headers would be judged.
     fn authenticate(&mut self, payload: &serde_json::Value) -> Result<(), Close> {
         let headers = super::init_headers(&self.state, self.cookie.take(), payload);
-        let admitted = admission::admit(&self.state, &headers, true, self.client.clone());
-        let claims = match admitted.credentials().access.as_ref() {
+        let credentials = admission::judge(&self.state, &headers, true);
+        let claims = match credentials.access.as_ref() {
             Credentials::Verified(verified) if verified.claims.kind() == TokenKind::Access => {
                 verified.claims.clone()
             }
@@ -321,64 +316,30 @@ impl Connection {
             send(sink, &message).await.ok();
             return Ok(());
         }
-        let started = ExecutionStarted::default();
-        let request = admission::admit(
+        let context = admission::admit(
             &self.state,
             &authenticated.headers,
             true,
             self.client.clone(),
-        )
-        .into_request(request)
-        .data(OverSocket)
-        .data(started.clone())
-        .data(self.closer.clone() as Arc<dyn CloseConnection>);
-        let task = tokio::spawn(run(
-            self.state.schema.clone(),
-            id.clone(),
-            request,
-            started,
-            self.outbound.clone(),
-        ));
+            Transport::Socket(self.closer.clone()),
+        );
+        let answers = graphql::execute_stream(&self.state.schema, context, request);
+        let task = tokio::spawn(run(id.clone(), answers, self.outbound.clone()));
         self.operations.insert(id, Task(task.abort_handle()));
         Ok(())
     }
 }
 
-/// True when the operation `request` selects is a subscription (a stream of results); queries
-/// and mutations are answered once, through the same path as over HTTP.
-fn is_subscription(request: &async_graphql::Request) -> bool {
-    let Ok(document) = parse_query(&request.query) else {
-        return false; // the executor reports the syntax error
-    };
-    let name = request.operation_name.as_deref();
-    document.operations.iter().any(|(op_name, op)| {
-        let selected = name.is_none_or(|name| op_name.is_some_and(|n| n.as_str() == name));
-        selected && op.node.ty == OperationType::Subscription
-    })
-}
-
-/// Runs one operation and queues its messages: `error` when it failed before producing a
-/// result, otherwise each result as `next`, then `complete`.
-async fn run(
-    schema: WardenSchema,
-    id: String,
-    request: async_graphql::Request,
-    started: ExecutionStarted,
-    outbound: mpsc::Sender<Outbound>,
-) {
+/// Runs one operation and queues its messages: `error` when it was refused before producing
+/// a result, otherwise each result as `next`, then `complete`.
+async fn run(id: String, answers: impl Stream<Item = Answer>, outbound: mpsc::Sender<Outbound>) {
     let queue = |message: &ServerMessage<'_>| Outbound::Message {
         text: message.text(),
         completes: matches!(message, ServerMessage::Complete { .. }),
     };
-    let mut responses = if is_subscription(&request) {
-        schema.execute_stream(request)
-    } else {
-        futures_util::stream::once(async move { schema.execute(request).await }).boxed()
-    };
-    let mut first = true;
-    while let Some(response) = responses.next().await {
-        let refused = first && failed_before_execution(&response, &started);
-        first = false;
+    let mut answers = pin!(answers);
+    while let Some(Answer { response, phase }) = answers.next().await {
+        let refused = phase == Phase::Refused;
         let message = if refused {
             ServerMessage::Error {
                 id: &id,
@@ -405,12 +366,6 @@ async fn run(
     {
         outbound.send(Outbound::Finished(id)).await.ok();
     }
-}
-
-/// A response with errors and no data from an operation that never reached execution (parse,
-/// validation, limits, a refused subscription).
-fn failed_before_execution(response: &Response, started: &ExecutionStarted) -> bool {
-    !started.get() && response.data == Value::Null && !response.errors.is_empty()
 }
 
 /// Asks the connection to close once its token stops being valid: an event that ends its

@@ -7,7 +7,7 @@
 //!   operation it then starts goes through [`super::admission`] again, with that token and the
 //!   upgrade's client address, exactly as the same request over HTTP would at that moment.
 //!   The mutations that take a password, a code or a one-time token, or mint tokens, are HTTP
-//!   only ([`crate::graphql::limits::HTTP_ONLY`]).
+//!   only (the pipeline's limits refuse them on a [`crate::graphql::Transport::Socket`]).
 //! - **Bounded before parsing.** A message over [`MAX_MESSAGE`] closes the socket with 1009
 //!   before anything reads it (tungstenite's default was 64 MiB, and a parse into JSON values
 //!   multiplies that); a socket that sends no `connection_init` within [`INIT_TIMEOUT`] closes
@@ -33,7 +33,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::http::{HttpState, admission, graphql};
+use crate::http::{HttpState, admission, handlers};
 pub(crate) use waiting::Waiting;
 
 /// Largest message (and frame) read from a socket: the same bound as an HTTP body.
@@ -51,7 +51,7 @@ pub async fn get_or_upgrade(
 ) -> Response {
     let (mut parts, _body) = request.into_parts();
     if !is_upgrade(&parts.headers) {
-        return graphql::get(State(state), peer, parts.headers, parts.uri).await;
+        return handlers::get(State(state), peer, parts.headers, parts.uri).await;
     }
     let offers_ours = parts
         .headers

@@ -14,7 +14,11 @@ use async_graphql::{
 };
 
 /// Reorders `data` to follow the selection of `operation_name` in `document`.
-pub fn reorder(data: &mut Value, document: &ExecutableDocument, operation_name: Option<&str>) {
+pub(super) fn reorder(
+    data: &mut Value,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) {
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {

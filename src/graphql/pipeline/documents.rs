@@ -5,20 +5,22 @@
 //! sends the same few documents over and over. Each request still gets a document of its own
 //! to execute (async-graphql takes it by value), but copying a parsed document costs a
 //! fraction of parsing its text, and the copy kept here also serves to put the response's
-//! keys in selection order ([`crate::graphql::order`]) without a second copy.
+//! keys in selection [order] without a second copy.
 //!
 //! The cache is bounded by an estimate of its memory (text length times a factor), so a
 //! client sending endless distinct documents only evicts entries, never grows the process;
-//! documents longer than [`MAX_CACHED_TEXT`] are parsed every time. Only documents that
+//! documents longer than `MAX_CACHED_TEXT` are parsed every time. Only documents that
 //! parsed and passed the limits are kept. Two requests missing the same text at once both
 //! parse it, and the second insert replaces the first with an equal document.
+//!
+//! [order]: crate::graphql::pipeline::order
 
 use std::sync::Arc;
 
 use async_graphql::parser::types::ExecutableDocument;
 
 /// Longest document text kept (longer ones are rare and parsed each time).
-pub const MAX_CACHED_TEXT: usize = 4 * 1024;
+const MAX_CACHED_TEXT: usize = 4 * 1024;
 /// The cache's bound, in estimated bytes.
 const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
 /// A parsed document's estimated size per byte of its text (positions, names, maps).
@@ -28,7 +30,7 @@ const MAX_ENTRIES: u64 = 1_024;
 
 /// Parsed documents by text, shared by every request of a schema.
 #[derive(Clone)]
-pub struct DocumentCache {
+pub(super) struct DocumentCache {
     documents: moka::sync::Cache<String, Arc<ExecutableDocument>>,
 }
 
@@ -49,7 +51,7 @@ impl Default for DocumentCache {
 
 impl DocumentCache {
     /// The parsed document of `text`, when kept.
-    pub fn get(&self, text: &str) -> Option<Arc<ExecutableDocument>> {
+    pub(super) fn get(&self, text: &str) -> Option<Arc<ExecutableDocument>> {
         if text.len() > MAX_CACHED_TEXT {
             return None;
         }
@@ -57,7 +59,7 @@ impl DocumentCache {
     }
 
     /// Keeps `document` as the parse of `text` (unless `text` is too long to keep).
-    pub fn keep(&self, text: &str, document: Arc<ExecutableDocument>) {
+    pub(super) fn keep(&self, text: &str, document: Arc<ExecutableDocument>) {
         if text.len() <= MAX_CACHED_TEXT {
             self.documents.insert(text.to_owned(), document);
         }

@@ -27,19 +27,12 @@ use async_graphql::{
 
 use crate::config::LimitsConfig;
 
-/// Put into each operation's request data by the transport when the operations came in a JSON
-/// batch (an array), where the auth mutations are refused.
-#[derive(Debug, Clone, Copy)]
-pub struct InBatch;
-
-/// Put into each operation's request data by the WebSocket transport, where the mutations of
-/// [`HTTP_ONLY`] are refused.
-#[derive(Debug, Clone, Copy)]
-pub struct OverSocket;
-
-/// How a document arrived, for the rules that depend on it.
+/// How a document arrived, for the rules that depend on it: the auth mutations are refused in a
+/// batch, the mutations of [`HTTP_ONLY`] over a socket. Told by the operation's ticket
+/// ([`super::phase::Ticket`]), which the handover stamps from the transport and the request's
+/// shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Carrier {
+pub(super) enum Carrier {
     /// One operation in an HTTP request.
     Request,
     /// One operation of a JSON batch.
@@ -55,7 +48,7 @@ const ONCE_PER_DOCUMENT: [&str; 5] = ["login", "refresh", "reauth", "register", 
 /// The mutations that take a password, a code or a one-time token, or mint tokens: over a
 /// socket they would escape what HTTP gives them (cookies set on the response, the per-request
 /// timeout, one guess per request), so they are refused there.
-pub const HTTP_ONLY: [&str; 10] = [
+const HTTP_ONLY: [&str; 10] = [
     "login",
     "refresh",
     "reauth",
@@ -77,11 +70,11 @@ const MAX_NESTING: usize = 32;
 
 /// The document's limits, and whether introspection is on.
 #[derive(Debug, Clone, Copy)]
-pub struct DocumentLimits {
+pub(crate) struct DocumentLimits {
     /// The configured limits.
-    pub limits: LimitsConfig,
+    pub(crate) limits: LimitsConfig,
     /// Introspection on: its fields get the depth GraphiQL needs.
-    pub introspection: bool,
+    pub(crate) introspection: bool,
 }
 
 impl DocumentLimits {
@@ -89,7 +82,7 @@ impl DocumentLimits {
     ///
     /// # Errors
     /// The first limit exceeded, as a client error (`BAD_USER_INPUT` in the envelope).
-    pub fn check(
+    pub(super) fn check(
         &self,
         document: &ExecutableDocument,
         carrier: Carrier,
@@ -425,7 +418,7 @@ mod tests {
 
     #[test]
     fn graphiql_introspection_fits_the_defaults_and_keeps_its_depth() {
-        let query = include_str!("../../tests/fixtures/introspection.graphql");
+        let query = include_str!("../../../tests/fixtures/introspection.graphql");
         ok(query);
         let shallow = LimitsConfig {
             max_depth: 5,
