@@ -1,7 +1,7 @@
 //! Content negotiation: the media type a GraphQL response travels as, from `Accept`, and the
 //! status code each type gives an answer.
 //!
-//! The response media type follows `Accept` (contract section 2): `application/json` by
+//! The response media type follows `Accept` (docs/reference.md, "Routes"): `application/json` by
 //! default, where every GraphQL response is HTTP 200; `application/graphql-response+json` when
 //! the client prefers it, where a request that fails before execution is HTTP 400 without a
 //! `data` entry. A batch is 400 only when every one of its operations failed before execution:

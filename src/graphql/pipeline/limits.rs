@@ -1,4 +1,4 @@
-//! Per-document limits (contract section 7), checked on the parsed document before async-graphql
+//! Per-document limits (docs/reference.md, "Limits"), checked on the parsed document before async-graphql
 //! validates or executes it: depth, complexity and aliases, the auth mutations once per
 //! document and never in a JSON batch, and the mutations that are HTTP only never over the
 //! WebSocket.
