@@ -3,7 +3,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 use crate::m20261129_000001_create_users::Users;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

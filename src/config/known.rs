@@ -65,7 +65,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
 ];
 
 /// The names among `names` that look like Warden's (`JWT_…`, `WARDEN_…`) but are not.
-pub fn unknown<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+pub(super) fn unknown<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let mut unknown: Vec<&str> = names
         .into_iter()
         .filter(|n| n.starts_with("JWT_") || n.starts_with("WARDEN_"))

@@ -63,7 +63,7 @@ fn set_pair(
 }
 
 /// Sets the cookies for freshly issued tokens (the refresh pair only when one was issued).
-pub fn set_tokens(ctx: &Context<'_>, transport: &TransportConfig, issued: &Issued) {
+pub(super) fn set_tokens(ctx: &Context<'_>, transport: &TransportConfig, issued: &Issued) {
     if !transport.uses_cookies() {
         return;
     }
@@ -86,7 +86,7 @@ pub fn set_tokens(ctx: &Context<'_>, transport: &TransportConfig, issued: &Issue
 }
 
 /// Expires all four cookies (logout).
-pub fn clear_tokens(ctx: &Context<'_>, transport: &TransportConfig) {
+pub(super) fn clear_tokens(ctx: &Context<'_>, transport: &TransportConfig) {
     if !transport.uses_cookies() {
         return;
     }

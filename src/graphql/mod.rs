@@ -4,17 +4,26 @@
 //! operations to [`execute`] or [`execute_stream`], which return each response with its
 //! [`Phase`], all the transport needs to pick a status code or a message.
 
-pub mod cookies;
+/// Token cookies for browser apps.
+mod cookies;
+/// The one place an `AppError` becomes `extensions.code`.
 pub mod errors;
+/// Field guards, declared by SDL directives.
 pub mod guards;
-pub mod mutation;
+/// The mutation root.
+mod mutation;
 /// The request pipeline (handover, envelope, limits, documents, key order, nulls, phase).
 mod pipeline;
-pub mod query;
-pub mod schema;
-pub mod state;
+/// The query root.
+mod query;
+/// Schema assembly and the SDL export.
+mod schema;
+/// What resolvers share.
+mod state;
+/// The subscription root.
 pub mod subscription;
-pub mod types;
+/// The GraphQL object types.
+mod types;
 
 pub use pipeline::{Answer, Answers, Phase, RequestContext, Transport, execute, execute_stream};
 pub use schema::{SchemaOptions, WardenSchema, build_schema, sdl};

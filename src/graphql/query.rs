@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Largest page `users(first:)` serves.
-pub const MAX_PAGE: i32 = 100;
+pub(super) const MAX_PAGE: i32 = 100;
 
 /// The query root.
 pub struct Query;

@@ -11,11 +11,11 @@ use crate::{
 };
 
 /// The permission that lets a caller read other users' emails.
-pub const USERS_READ: &str = "users:read";
+pub(super) const USERS_READ: &str = "users:read";
 
 /// A user as clients see it.
 #[derive(Debug, Clone)]
-pub struct User {
+pub(super) struct User {
     id: i64,
     email: String,
     name: String,
@@ -30,7 +30,7 @@ pub struct User {
 
 impl User {
     /// The user as seen by someone else: `email` is checked against the caller's token.
-    pub fn seen_by_other(account: Account) -> Self {
+    pub(super) fn seen_by_other(account: Account) -> Self {
         Self {
             is_viewer: false,
             ..Self::from(account)
@@ -119,7 +119,7 @@ impl User {
 
 /// Tokens handed out by `login`, `refresh`, `reauth` and `register`.
 #[derive(Debug, SimpleObject)]
-pub struct AuthPayload {
+pub(super) struct AuthPayload {
     /// The access token; null when tokens travel only in cookies.
     pub access_token: Option<String>,
     /// The refresh token; null when tokens travel only in cookies, and from `reauth`.
@@ -134,7 +134,7 @@ pub struct AuthPayload {
 
 impl AuthPayload {
     /// The payload for issued tokens; `in_body` is false when tokens travel only in cookies.
-    pub fn new(issued: Issued, expires_in: i64, in_body: bool) -> Self {
+    pub(super) fn new(issued: Issued, expires_in: i64, in_body: bool) -> Self {
         Self {
             access_token: in_body.then_some(issued.access.token),
             refresh_token: issued.refresh.filter(|_| in_body).map(|r| r.token),
@@ -147,7 +147,7 @@ impl AuthPayload {
 
 /// One of the caller's sessions.
 #[derive(Debug, SimpleObject)]
-pub struct Session {
+pub(super) struct Session {
     /// The session id (the tokens' `sid`).
     pub id: ID,
     /// When the session began (login).
@@ -162,7 +162,7 @@ pub struct Session {
 
 /// A page of users.
 #[derive(Debug, SimpleObject)]
-pub struct UserConnection {
+pub(super) struct UserConnection {
     /// The users of this page, in id order.
     pub edges: Vec<UserEdge>,
     /// Where the page ends.
@@ -171,7 +171,7 @@ pub struct UserConnection {
 
 /// A user and its cursor.
 #[derive(Debug, SimpleObject)]
-pub struct UserEdge {
+pub(super) struct UserEdge {
     /// Pass as `after` to continue after this user.
     pub cursor: String,
     /// The user.
@@ -180,7 +180,7 @@ pub struct UserEdge {
 
 /// Whether more pages follow.
 #[derive(Debug, SimpleObject)]
-pub struct PageInfo {
+pub(super) struct PageInfo {
     /// True when another page follows.
     pub has_next_page: bool,
     /// The last edge's cursor.
@@ -188,7 +188,7 @@ pub struct PageInfo {
 }
 
 /// Opaque cursor for a user id.
-pub fn user_cursor(id: i64) -> String {
+pub(super) fn user_cursor(id: i64) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("user:{id}"))
 }
@@ -197,7 +197,7 @@ pub fn user_cursor(id: i64) -> String {
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for a cursor we did not make.
-pub fn parse_user_cursor(cursor: &str) -> Result<i64, AppError> {
+pub(super) fn parse_user_cursor(cursor: &str) -> Result<i64, AppError> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)

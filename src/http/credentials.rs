@@ -98,7 +98,7 @@ fn missing_text(transport: &TransportConfig, kind: TokenKind) -> String {
 }
 
 /// Finds the request's tokens and has [`TokenVerifier`] judge each, once.
-pub struct Finder<'a> {
+pub(super) struct Finder<'a> {
     /// Token transport settings.
     pub transport: &'a TransportConfig,
     /// The judge.
@@ -130,7 +130,7 @@ impl Finder<'_> {
     }
 
     /// Finds and judges the request's tokens, once each.
-    pub fn resolve(&self, headers: &HeaderMap, is_post: bool) -> RequestCredentials {
+    pub(super) fn resolve(&self, headers: &HeaderMap, is_post: bool) -> RequestCredentials {
         let access = find_token(headers, self.transport, TokenKind::Access);
         let refresh = find_token(headers, self.transport, TokenKind::Refresh);
         // One header token serves both slots: verify it once.

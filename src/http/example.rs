@@ -49,11 +49,11 @@ fn serve(name: &str) -> Response {
 }
 
 /// `GET /example/`: the page.
-pub async fn index() -> Response {
+pub(super) async fn index() -> Response {
     serve("index.html")
 }
 
 /// `GET /example/{file}`: its script and style sheet.
-pub async fn file(Path(name): Path<String>) -> Response {
+pub(super) async fn file(Path(name): Path<String>) -> Response {
     serve(&name)
 }

@@ -12,7 +12,7 @@ use axum::{
 use crate::http::HttpState;
 
 /// `GET /healthz`: 200 while the process runs.
-pub async fn healthz() -> &'static str {
+pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
@@ -21,7 +21,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /readyz`: 200 when the database answers (within two seconds) and the revocation
 /// state is current (within `WARDEN_REVOCATION_MAX_LAG`), 503 otherwise.
-pub async fn readyz(State(state): State<HttpState>) -> Response {
+pub(super) async fn readyz(State(state): State<HttpState>) -> Response {
     if !state.verifier.state().is_current() {
         tracing::warn!("readiness check: revocation state is behind the event log");
         return (StatusCode::SERVICE_UNAVAILABLE, "revocation state lagging").into_response();
@@ -40,7 +40,7 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
 }
 
 /// `GET /.well-known/jwks.json`: the public keys (asymmetric algorithms only).
-pub async fn jwks(State(state): State<HttpState>) -> Response {
+pub(super) async fn jwks(State(state): State<HttpState>) -> Response {
     match state.verifier.codec().jwks() {
         Some(set) => Json(set.clone()).into_response(),
         None => (

@@ -6,22 +6,28 @@
 
 /// The one place a request or a socket operation is let in, and who the client is.
 mod admission;
-pub mod credentials;
-pub mod example;
+/// Finding the caller's tokens in headers and cookies.
+mod credentials;
+/// The example browser app at `/example/`.
+mod example;
 /// A fault found before the schema sees a request, answered as a GraphQL error.
 mod fault;
 /// `POST` and `GET /graphql`: reading, admission, the schema, the answer.
 mod handlers;
-pub mod health;
+/// `/healthz`, `/readyz` and the JWKS.
+mod health;
+/// `GET /metrics`, on the main listener or one of its own.
 pub mod metrics;
 /// The media type to answer in, and the status each gives an answer.
 mod negotiation;
-pub mod playground;
+/// GraphiQL, from assets built into the binary.
+mod playground;
 /// A POST body or GET query string read into operations, and the faults that stop one.
 mod request;
 /// The schema's answers written as an HTTP response.
 mod response;
-pub mod ws;
+/// GraphQL over WebSocket, held to the same rules as HTTP.
+mod ws;
 
 use std::{sync::Arc, time::Duration};
 

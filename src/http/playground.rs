@@ -42,7 +42,7 @@ const ASSETS: [(&str, &str, &[u8]); 5] = [
 ];
 
 /// The GraphiQL page.
-pub fn page() -> Response {
+pub(super) fn page() -> Response {
     let mut response =
         ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response();
     response.headers_mut().insert(
@@ -53,7 +53,7 @@ pub fn page() -> Response {
 }
 
 /// `GET /graphiql/{file}`.
-pub async fn asset(Path(file): Path<String>) -> Response {
+pub(super) async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, content_type, body)) => (
             [

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 use tokio::{sync::oneshot, task::JoinHandle};
-pub use warden::testing::{PASSWORD, TEST_KEY, forge};
+pub(crate) use warden::testing::{PASSWORD, TEST_KEY, forge};
 use warden::{
     config::Config,
     events::{Change, EventLog},
@@ -18,7 +18,7 @@ use warden::{
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]
-pub enum Backend {
+pub(crate) enum Backend {
     /// A SQLite file in a temp folder.
     Sqlite,
     /// A fresh database on the server named by `TEST_DATABASE_URL`.
@@ -49,7 +49,7 @@ macro_rules! backend_test {
 }
 
 /// A running app and what is needed to talk to it, restart it, or reach its database.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// `http://127.0.0.1:PORT` of the metrics listener, when `WARDEN_METRICS_ADDR` is set.
@@ -103,12 +103,12 @@ async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>)
 }
 
 /// Starts an app with the test defaults.
-pub async fn spawn_app(backend: Backend) -> TestApp {
+pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, &[]).await
 }
 
 /// Starts an app with the test defaults overridden by `extra`.
-pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     warden::telemetry::init_for_tests();
     let (database_url, dir) = fresh_database(backend).await;
     let mut vars: HashMap<String, String> = [
@@ -162,7 +162,7 @@ impl TestApp {
     }
 
     /// A second instance on the same database and key (scale-out), with its own port.
-    pub async fn another_instance(&self) -> TestApp {
+    pub(crate) async fn another_instance(&self) -> TestApp {
         let mut other = TestApp {
             base: String::new(),
             metrics_base: None,
@@ -182,13 +182,13 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and starts a new one on the same database and key.
-    pub async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         self.stop().await;
         self.start().await;
     }
 
     /// Stops the server gracefully.
-    pub async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             tx.send(()).ok();
         }
@@ -198,19 +198,24 @@ impl TestApp {
     }
 
     /// How many SQL statements the app has executed so far.
-    pub fn statements_so_far(&self) -> u64 {
+    pub(crate) fn statements_so_far(&self) -> u64 {
         self.statements.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A database connection of the test's own.
-    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+    pub(crate) async fn db(&self) -> sea_orm::DatabaseConnection {
         Database::connect(&self.database_url)
             .await
             .expect("connect")
     }
 
     /// Creates a user straight in the database; returns its id.
-    pub async fn create_user(&self, email: &str, roles: &[&str], permissions: &[&str]) -> i64 {
+    pub(crate) async fn create_user(
+        &self,
+        email: &str,
+        roles: &[&str],
+        permissions: &[&str],
+    ) -> i64 {
         let db = self.db().await;
         let id = warden::testing::create_user(&db, email, roles, permissions).await;
         db.close().await.ok();
@@ -219,7 +224,7 @@ impl TestApp {
 
     /// POSTs a raw JSON body (a request or a batch) to `/graphql` with `headers`; returns the
     /// response, whatever its status.
-    pub async fn post(&self, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.base))
@@ -232,7 +237,12 @@ impl TestApp {
 
     /// POSTs a GraphQL operation, with a bearer token if given; returns the JSON body
     /// (asserting HTTP 200, as every GraphQL-level error must travel).
-    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+    pub(crate) async fn graphql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
         let bearer = token.map(|token| format!("Bearer {token}"));
         let headers: Vec<(&str, &str)> = bearer
             .iter()
@@ -250,7 +260,7 @@ impl TestApp {
     }
 
     /// Logs in; returns `(access, refresh)`.
-    pub async fn login(&self, email: &str, password: &str) -> (String, String) {
+    pub(crate) async fn login(&self, email: &str, password: &str) -> (String, String) {
         let body = self
             .graphql(
                 None,
@@ -269,7 +279,7 @@ impl TestApp {
     /// Changes a user's grants the way another process does (the CLI, another instance):
     /// in the database and its event log, with nothing told to this app, which learns of it
     /// through its event feed.
-    pub async fn set_grants_elsewhere(
+    pub(crate) async fn set_grants_elsewhere(
         &self,
         user_id: i64,
         roles: Option<&[String]>,
@@ -284,7 +294,7 @@ impl TestApp {
 
     /// Revokes a `jti` the way another instance does: the revocation list and its event, in
     /// one transaction, with nothing told to this app.
-    pub async fn revoke_elsewhere(&self, jti: &str, expires_at: i64) {
+    pub(crate) async fn revoke_elsewhere(&self, jti: &str, expires_at: i64) {
         let db = self.db().await;
         let txn = db.begin().await.expect("begin");
         warden::auth::revocation::revoke_jti(&txn, jti, expires_at)
@@ -304,7 +314,7 @@ impl TestApp {
 
     /// Sends `query` until `done` holds for the answer (a change made elsewhere reaches this
     /// app through its event feed, within `WARDEN_REVOCATION_MAX_LAG`); panics after 5 s.
-    pub async fn eventually(
+    pub(crate) async fn eventually(
         &self,
         token: Option<&str>,
         query: &str,
@@ -325,7 +335,7 @@ impl TestApp {
     }
 
     /// Waits until this app refuses `token` as revoked (see [`Self::eventually`]).
-    pub async fn until_revoked(&self, token: &str) {
+    pub(crate) async fn until_revoked(&self, token: &str) {
         self.eventually(Some(token), "{ greeting }", |body| {
             body["errors"][0]["extensions"]["code"] == "TOKEN_REVOKED"
         })
@@ -333,12 +343,12 @@ impl TestApp {
     }
 
     /// WebSocket connections the app has open.
-    pub fn open_connections(&self) -> usize {
+    pub(crate) fn open_connections(&self) -> usize {
         self.live.as_ref().map_or(0, |l| l.open_connections())
     }
 
     /// Opens a `graphql-transport-ws` connection and sends `connection_init` with `payload`.
-    pub async fn ws_connect(&self, extra_headers: &[(&str, &str)], payload: Value) -> Ws {
+    pub(crate) async fn ws_connect(&self, extra_headers: &[(&str, &str)], payload: Value) -> Ws {
         let mut ws = ws_open(&self.base, extra_headers)
             .await
             .expect("WebSocket upgrade");
@@ -348,7 +358,7 @@ impl TestApp {
     }
 
     /// A connection authenticated with `access` (its `connection_ack` read).
-    pub async fn ws_authenticated(&self, access: &str) -> Ws {
+    pub(crate) async fn ws_authenticated(&self, access: &str) -> Ws {
         let mut ws = self
             .ws_connect(&[], json!({ "Authorization": format!("Bearer {access}") }))
             .await;
@@ -357,7 +367,7 @@ impl TestApp {
     }
 
     /// A connection authenticated with `access`, subscribed to `sessionEvents` as id `1`.
-    pub async fn subscribe(&self, access: &str) -> Ws {
+    pub(crate) async fn subscribe(&self, access: &str) -> Ws {
         let mut ws = self.ws_authenticated(access).await;
         ws.send(json!({
             "id": "1",
@@ -369,7 +379,7 @@ impl TestApp {
     }
 
     /// Creates a user and logs it in; returns `(user id, access, refresh)`.
-    pub async fn user_with_tokens(
+    pub(crate) async fn user_with_tokens(
         &self,
         email: &str,
         roles: &[&str],
@@ -390,12 +400,12 @@ impl Drop for TestApp {
 }
 
 /// The subscription the live tests open.
-pub const SESSION_EVENTS: &str =
+pub(crate) const SESSION_EVENTS: &str =
     "subscription { sessionEvents { kind at sessionId roles permissions expiresAt } }";
 
 /// Opens a `graphql-transport-ws` connection to the server at `base` and sends nothing yet;
 /// the upgrade's refusal (its HTTP status) is the error.
-pub async fn ws_open(
+pub(crate) async fn ws_open(
     base: &str,
     extra_headers: &[(&str, &str)],
 ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
@@ -417,7 +427,7 @@ pub async fn ws_open(
 }
 
 /// A WebSocket client speaking `graphql-transport-ws`.
-pub struct Ws {
+pub(crate) struct Ws {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -425,7 +435,7 @@ pub struct Ws {
 
 /// What the server did next on a WebSocket.
 #[derive(Debug, PartialEq)]
-pub enum WsNext {
+pub(crate) enum WsNext {
     /// A protocol message (pings are answered and skipped).
     Message(Value),
     /// The socket closed with this code.
@@ -434,7 +444,7 @@ pub enum WsNext {
 
 impl Ws {
     /// Sends one protocol message.
-    pub async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         use futures_util::SinkExt;
         self.socket
             .send(tokio_tungstenite::tungstenite::Message::Text(
@@ -445,12 +455,12 @@ impl Ws {
     }
 
     /// The next message or close, within 10 s (pings are answered with pongs).
-    pub async fn next_event(&mut self) -> WsNext {
+    pub(crate) async fn next_event(&mut self) -> WsNext {
         self.next_event_within(Duration::from_secs(10)).await
     }
 
     /// The next message or close, within `limit` (pings are answered with pongs).
-    pub async fn next_event_within(&mut self, limit: Duration) -> WsNext {
+    pub(crate) async fn next_event_within(&mut self, limit: Duration) -> WsNext {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
@@ -476,7 +486,7 @@ impl Ws {
     }
 
     /// Sends a text frame as it is (not necessarily JSON, not necessarily small).
-    pub async fn send_text(
+    pub(crate) async fn send_text(
         &mut self,
         text: String,
     ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
@@ -488,7 +498,7 @@ impl Ws {
 
     /// Runs one query or mutation as operation `id` and returns its answer: the `next`
     /// message's payload (after reading its `complete`), or the `error` message whole.
-    pub async fn operation(&mut self, id: &str, query: &str, variables: Value) -> Value {
+    pub(crate) async fn operation(&mut self, id: &str, query: &str, variables: Value) -> Value {
         self.send(json!({
             "id": id,
             "type": "subscribe",
@@ -513,7 +523,7 @@ impl Ws {
     }
 
     /// The next protocol message; panics on a close.
-    pub async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         match self.next_event().await {
             WsNext::Message(value) => value,
             WsNext::Closed(code) => panic!("socket closed ({code:?}) instead of a message"),
@@ -521,21 +531,21 @@ impl Ws {
     }
 
     /// The next `sessionEvents` payload; panics on anything else.
-    pub async fn next_session_event(&mut self) -> Value {
+    pub(crate) async fn next_session_event(&mut self) -> Value {
         let message = self.next().await;
         assert_eq!(message["type"], "next", "{message}");
         message["payload"]["data"]["sessionEvents"].clone()
     }
 
     /// Expects `complete` for the subscription, then the close code.
-    pub async fn expect_complete_and_close(&mut self) -> Option<u16> {
+    pub(crate) async fn expect_complete_and_close(&mut self) -> Option<u16> {
         let message = self.next().await;
         assert_eq!(message["type"], "complete", "{message}");
         self.expect_close().await
     }
 
     /// Expects the socket to close; returns the code.
-    pub async fn expect_close(&mut self) -> Option<u16> {
+    pub(crate) async fn expect_close(&mut self) -> Option<u16> {
         match self.next_event().await {
             WsNext::Closed(code) => code,
             WsNext::Message(m) => panic!("expected a close, got {m}"),
@@ -543,38 +553,38 @@ impl Ws {
     }
 
     /// Closes from the client side.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         self.socket.close(None).await.ok();
     }
 }
 
 /// Seconds since the epoch.
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     warden::clock::now_secs()
 }
 
 /// Claims shaped like a Flask-JWT-Extended 4.x access token for `sub`, valid now: `fresh`,
 /// `iat`, `jti`, `type`, `sub`, `nbf`, `exp` and nothing else.
-pub fn flask_access_claims(sub: &str) -> Value {
+pub(crate) fn flask_access_claims(sub: &str) -> Value {
     TestClaims::access(0).with("sub", json!(sub)).json().clone()
 }
 
 /// The first error's `extensions.code`.
-pub fn code(body: &Value) -> &str {
+pub(crate) fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body}"))
 }
 
 /// The first error's message.
-pub fn message(body: &Value) -> &str {
+pub(crate) fn message(body: &Value) -> &str {
     body["errors"][0]["message"]
         .as_str()
         .unwrap_or_else(|| panic!("no error message in {body}"))
 }
 
 /// Decodes a token's payload without checking it (to read `jti`, `sid`, `fresh`).
-pub fn payload(token: &str) -> Value {
+pub(crate) fn payload(token: &str) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(1).expect("three parts");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD

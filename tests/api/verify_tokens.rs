@@ -9,6 +9,9 @@
 //! Node in `tests/browser` ([`crate::browser::node_project`]). Without `python3` or `node`, or
 //! offline, that leg is skipped, saying so; under CI (`CI` set) offline fails it instead.
 
+// The page's own code, kept as a user would copy it (with `pub` items, which are unreachable
+// from outside this test crate).
+#[allow(unreachable_pub)]
 mod snippet;
 
 use std::{path::Path, process::Command};

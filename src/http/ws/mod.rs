@@ -44,7 +44,7 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const MAX_WAITING_PER_ADDRESS: usize = 16;
 
 /// `GET /graphql`: a WebSocket upgrade, or a query over HTTP.
-pub async fn get_or_upgrade(
+pub(super) async fn get_or_upgrade(
     State(state): State<HttpState>,
     peer: admission::Peer,
     request: Request,
