@@ -168,7 +168,7 @@ impl Application {
             .await
             .map_err(|e| StartupError::Other(format!("loading the disabled accounts: {e}")))?;
         state.hold_disabled(disabled);
-        let feed = Feed::load(feed_db, log.clone(), state.freshness())
+        let feed = Feed::load(feed_db, log.clone(), state.lag())
             .await
             .map_err(|e| StartupError::Other(format!("loading the event log: {e}")))?;
 

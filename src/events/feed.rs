@@ -32,7 +32,7 @@ use sea_orm::{DatabaseConnection, DbBackend, sqlx::postgres::PgListener};
 use crate::{
     clock::now_secs,
     error::{AppError, AppResult},
-    events::{self, EventLog, Freshness, Page, Unreadable},
+    events::{self, EventLog, Lag, Page, Unreadable},
     meter,
 };
 
@@ -86,7 +86,7 @@ enum StallKey {
 pub struct Feed {
     db: DatabaseConnection,
     log: EventLog,
-    freshness: Arc<Freshness>,
+    lag: Arc<Lag>,
     cursor: i64,
     poll: Duration,
     /// The stall last logged, while it lasts.
@@ -104,17 +104,13 @@ impl Feed {
     ///
     /// # Errors
     /// `SERVICE_UNAVAILABLE` when the database fails.
-    pub async fn load(
-        db: DatabaseConnection,
-        log: EventLog,
-        freshness: Arc<Freshness>,
-    ) -> AppResult<Self> {
+    pub async fn load(db: DatabaseConnection, log: EventLog, lag: Arc<Lag>) -> AppResult<Self> {
         // Poll well inside the lag bound, so one slow round does not make the state stale.
-        let poll = (freshness.max_lag() / 4).clamp(Duration::from_millis(10), Self::poll_cap(&db));
+        let poll = (lag.max_lag() / 4).clamp(Duration::from_millis(10), Self::poll_cap(&db));
         let mut feed = Self {
             db,
             log,
-            freshness,
+            lag,
             cursor: 0,
             poll,
             stalled: None,
@@ -163,7 +159,7 @@ impl Feed {
                 break;
             }
         }
-        self.freshness.confirm(started);
+        self.lag.confirm(started);
         Ok(())
     }
 
@@ -205,7 +201,7 @@ impl Feed {
     /// Publishes how old the confirmed state is (also after a failed read: the gauge then
     /// shows the state growing stale).
     fn report_age(&self) {
-        if let Some(age) = self.freshness.age() {
+        if let Some(age) = self.lag.age() {
             ::metrics::gauge!(meter::FEED_AGE).set(age.as_secs_f64());
         }
     }

@@ -21,12 +21,12 @@
 
 mod change;
 mod feed;
-mod freshness;
+mod lag;
 mod log;
 mod store;
 
 pub use change::Change;
 pub use feed::Feed;
-pub use freshness::Freshness;
+pub use lag::Lag;
 pub use log::{CHANNEL, EventLog, Horizon, Pending, Subscriber, lock_for_transaction};
 pub use store::{Event, Page, Unreadable, last_id, prune, read_after};

@@ -25,7 +25,7 @@ use crate::{
     auth::tokens::Claims,
     clock::now_secs,
     error::AppError,
-    events::{Change, Event, Freshness, Subscriber},
+    events::{Change, Event, Lag, Subscriber},
     users::Grants,
 };
 
@@ -67,7 +67,7 @@ struct Entries {
 pub struct RevocationState {
     entries: RwLock<Entries>,
     /// Whether the log this state follows is confirmed read (the feed confirms it).
-    freshness: Arc<Freshness>,
+    lag: Arc<Lag>,
 }
 
 /// What the state says about a token that is not revoked.
@@ -83,24 +83,24 @@ impl RevocationState {
     pub fn new(max_lag: Duration) -> Self {
         Self {
             entries: RwLock::default(),
-            freshness: Arc::new(Freshness::new(max_lag)),
+            lag: Arc::new(Lag::new(max_lag)),
         }
     }
 
-    /// The freshness handle the feed confirms.
-    pub fn freshness(&self) -> Arc<Freshness> {
-        self.freshness.clone()
+    /// The lag handle the feed confirms.
+    pub fn lag(&self) -> Arc<Lag> {
+        self.lag.clone()
     }
 
     /// Records that the state reflected every committed event as of `at` (tests; the feed
-    /// confirms through [`Self::freshness`]).
+    /// confirms through [`Self::lag`]).
     pub fn confirm(&self, at: Instant) {
-        self.freshness.confirm(at);
+        self.lag.confirm(at);
     }
 
     /// True when the state may be acted on.
     pub fn is_current(&self) -> bool {
-        self.freshness.is_current()
+        self.lag.is_current()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {

@@ -1,5 +1,5 @@
-//! Whether this instance's view of the log is current: confirmed by the feed after each read
-//! of the log, trusted for at most `WARDEN_REVOCATION_MAX_LAG` after it.
+//! How far behind the log this instance is: its view of the log is confirmed current by the
+//! feed after each read, and trusted for at most `WARDEN_REVOCATION_MAX_LAG` after it.
 //!
 //! A handle of its own, shared by the feed (which confirms) and whoever acts on the log's
 //! state (the revocation state, `/readyz`), so that the feed needs nothing else of theirs.
@@ -12,14 +12,14 @@ use std::{
 
 /// When the log was last confirmed read to its end, and for how long that counts.
 #[derive(Debug)]
-pub struct Freshness {
+pub struct Lag {
     /// Milliseconds after `base` of the last confirmation (0: never).
     confirmed_ms: AtomicU64,
     base: Instant,
     max_lag: Duration,
 }
 
-impl Freshness {
+impl Lag {
     /// Never confirmed yet; each confirmation counts for `max_lag`.
     pub fn new(max_lag: Duration) -> Self {
         Self {
@@ -65,14 +65,14 @@ mod tests {
 
     #[test]
     fn a_view_is_current_only_within_the_lag_after_a_confirmation() {
-        let freshness = Freshness::new(Duration::from_millis(50));
-        assert!(!freshness.is_current(), "never confirmed");
-        freshness.confirm(Instant::now());
-        assert!(freshness.is_current());
+        let lag = Lag::new(Duration::from_millis(50));
+        assert!(!lag.is_current(), "never confirmed");
+        lag.confirm(Instant::now());
+        assert!(lag.is_current());
         std::thread::sleep(Duration::from_millis(80));
-        assert!(!freshness.is_current(), "stale past the lag");
+        assert!(!lag.is_current(), "stale past the lag");
         // An older confirmation never moves it back.
-        freshness.confirm(Instant::now() - Duration::from_secs(1));
-        assert!(!freshness.is_current());
+        lag.confirm(Instant::now() - Duration::from_secs(1));
+        assert!(!lag.is_current());
     }
 }
