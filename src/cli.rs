@@ -7,9 +7,8 @@ use secrecy::SecretString;
 
 use crate::{
     accounts::Accounts,
-    audit,
+    auth::audit,
     config::Config,
-    database,
     events::{EventLog, Horizon},
     profiles::ProfileCache,
     startup::{self, Application, StartupError},
@@ -156,13 +155,13 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::Serve => serve(Config::from_env()?).await,
         Command::Migrate => {
             let config = Config::for_administration()?;
-            database::open_and_migrate(&config.database_url).await?;
+            startup::open_and_migrate(&config.database_url).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::User(command) => {
             let config = Config::for_administration()?;
-            let db = database::open_and_migrate(&config.database_url).await?;
+            let db = startup::open_and_migrate(&config.database_url).await?;
             // Changes are logged as events (no subscribers here): running servers tail them.
             let log = EventLog::new(
                 Vec::new(),

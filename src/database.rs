@@ -102,18 +102,6 @@ pub async fn open(url: &str, statements: Arc<AtomicU64>) -> Result<DatabaseConne
     }
 }
 
-/// [`open`], then applies pending migrations.
-///
-/// # Errors
-/// [`OpenError`] for the connection; the migration's own error after it.
-pub async fn open_and_migrate(
-    url: &str,
-) -> Result<DatabaseConnection, crate::startup::StartupError> {
-    let db = open(url, Arc::new(AtomicU64::new(0))).await?;
-    Migrator::up(&db, None).await?;
-    Ok(db)
-}
-
 /// Opens the database with logging of statements off (sqlx logs every one at INFO).
 ///
 /// # Errors

@@ -40,7 +40,6 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
-pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clock;

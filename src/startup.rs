@@ -73,6 +73,16 @@ pub enum StartupError {
     },
 }
 
+/// [`open`], then applies pending migrations.
+///
+/// # Errors
+/// [`OpenError`] for the connection; the migration's own error after it.
+pub async fn open_and_migrate(url: &str) -> Result<DatabaseConnection, StartupError> {
+    let db = database::open(url, Arc::new(AtomicU64::new(0))).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
 /// A built, bound, not yet serving application.
 pub struct Application {
     listener: TcpListener,

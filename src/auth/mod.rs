@@ -3,6 +3,7 @@
 //! of it ([`guards`]), and the flows that tie them together ([`service`]).
 
 pub mod admin;
+pub mod audit;
 
 pub mod guards;
 pub mod live;

@@ -3,8 +3,11 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::{
-    audit::{self, Actor, Entry},
-    auth::{Client, service::Issued},
+    auth::{
+        Client,
+        audit::{self, Actor, Entry},
+        service::Issued,
+    },
     error::AppError,
     graphql::{
         cookies,

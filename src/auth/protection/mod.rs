@@ -25,8 +25,11 @@ use self::{
     throttle::{LoginLimits, Tickets},
 };
 use crate::{
-    audit::{self, Actor, Entry},
-    auth::{Client, tokens::Claims},
+    auth::{
+        Client,
+        audit::{self, Actor, Entry},
+        tokens::Claims,
+    },
     clock::now_ms,
     config::{Limit, LoginConfig},
     error::{AppError, AppResult},

@@ -9,9 +9,9 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use secrecy::SecretString;
 
 use crate::{
-    audit::{self, Actor, Entry},
     auth::{
         Client,
+        audit::{self, Actor, Entry},
         protection::{
             self, LoginProtection, failures,
             throttle::{self, LoginLimits},

@@ -7,9 +7,10 @@ use sea_orm::TransactionTrait;
 
 use super::{AuthService, Issued};
 use crate::{
-    audit::{self, Actor, Entry},
     auth::{
-        Client, revocation,
+        Client,
+        audit::{self, Actor, Entry},
+        revocation,
         sessions::{self, RefreshSlot},
         tokens::Claims,
     },

@@ -5,7 +5,7 @@
 //! concerned when it exists, the session, the client address and the request id. Never a
 //! password, a token or a one-time link: no caller has one to give.
 
-use crate::auth::Client;
+use super::Client;
 
 /// Who acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
