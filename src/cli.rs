@@ -285,11 +285,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
 
 /// A change made at the command line, in the security log: by `cli`, with no client address.
 fn cli_log(event: &'static str, account: i64, detail: Option<&str>) {
-    let entry = audit::Entry::new(event, "ok", audit::Actor::Cli).account(account);
-    let entry = match detail {
-        Some(detail) => entry.detail(detail),
-        None => entry,
-    };
+    let entry = audit::Entry::new(event, "ok", audit::Actor::Cli)
+        .account(account)
+        .detail(detail);
     audit::record(entry, &crate::auth::Client::default());
 }
 

@@ -59,6 +59,16 @@ fn check_shape(url: &str) -> Result<(), OpenError> {
     }
 }
 
+/// No answer within [`OPEN_TIMEOUT`] (sqlx retries a refused connection until its own timeout,
+/// and an unreachable host never answers).
+fn unreachable(url: &str) -> OpenError {
+    OpenError(format!(
+        "cannot reach {} within {} s",
+        describe(url),
+        OPEN_TIMEOUT.as_secs_f32().ceil()
+    ))
+}
+
 /// The operator's wording of a failed first connection.
 fn explain(url: &str, error: &DbErr) -> OpenError {
     let text = error.to_string();
@@ -74,10 +84,7 @@ fn explain(url: &str, error: &DbErr) -> OpenError {
         ));
     }
     if text.contains("timed out") {
-        return OpenError(format!(
-            "cannot reach {place} within {} s",
-            OPEN_TIMEOUT.as_secs_f32().ceil()
-        ));
+        return unreachable(url);
     }
     // sqlx's own text names the cause (refused, bad password, unknown database) and not the
     // password itself.
@@ -94,11 +101,7 @@ pub async fn open(url: &str, statements: Arc<AtomicU64>) -> Result<DatabaseConne
     match tokio::time::timeout(OPEN_TIMEOUT, connect_counted(url, statements)).await {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(explain(url, &e)),
-        Err(_) => Err(OpenError(format!(
-            "cannot reach {} within {} s",
-            describe(url),
-            OPEN_TIMEOUT.as_secs_f32().ceil()
-        ))),
+        Err(_) => Err(unreachable(url)),
     }
 }
 

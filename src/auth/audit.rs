@@ -82,11 +82,11 @@ impl<'a> Entry<'a> {
         Self { session, ..self }
     }
 
-    /// With `detail`.
+    /// With `detail`, when there is one.
     #[must_use]
-    pub fn detail(self, detail: &'a str) -> Self {
+    pub fn detail(self, detail: impl Into<Option<&'a str>>) -> Self {
         Self {
-            detail: Some(detail),
+            detail: detail.into(),
             ..self
         }
     }

@@ -25,6 +25,8 @@ pub mod subscription;
 /// The GraphQL object types.
 mod types;
 
-pub use pipeline::{Answer, Answers, Phase, RequestContext, Transport, execute, execute_stream};
+pub use pipeline::{
+    Answer, Answers, Phase, RequestContext, Transport, execute, execute_stream, selects,
+};
 pub use schema::{SchemaOptions, WardenSchema, build_schema, sdl};
 pub use state::ApiState;

@@ -39,11 +39,9 @@ fn actor(ctx: &Context<'_>) -> Actor {
 
 /// An admin's change to `account` in the security log, by the caller, from its client.
 fn log_admin(ctx: &Context<'_>, event: &'static str, account: i64, detail: Option<&str>) {
-    let entry = Entry::new(event, "ok", actor(ctx)).account(account);
-    let entry = match detail {
-        Some(detail) => entry.detail(detail),
-        None => entry,
-    };
+    let entry = Entry::new(event, "ok", actor(ctx))
+        .account(account)
+        .detail(detail);
     audit::record(entry, client(ctx));
 }
 

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::fault::TransportFault;
+use crate::graphql;
 
 /// The batch a POST carries, or the transport fault that stops it.
 pub(super) fn read_post(
@@ -121,17 +122,7 @@ pub(super) fn read_get(uri: &Uri) -> Result<async_graphql::Request, TransportFau
 /// subscriptions) are refused there. Without an operation name any such operation counts; a
 /// document that does not parse counts as none, for the executor to report.
 fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false; // the executor reports the syntax error
-    };
-    let name = request.operation_name.as_deref();
-    document.operations.iter().any(|(op_name, op)| {
-        let selected = match name {
-            Some(name) => op_name.is_some_and(|n| n.as_str() == name),
-            None => true,
-        };
-        selected && op.node.ty != OperationType::Query
-    })
+    graphql::selects(request, |ty| ty != OperationType::Query)
 }
 
 /// The query-string parameters of a GET; `variables` and `extensions` are JSON texts.

@@ -169,13 +169,20 @@ pub fn execute_stream(
 
 /// True when the operation `request` selects is a subscription (a stream of results).
 fn is_subscription(request: &Request) -> bool {
+    selects(request, |ty| ty == OperationType::Subscription)
+}
+
+/// True when an operation `request` selects has a type `wanted` accepts: the one its
+/// `operationName` names, or, without a name, any of the document's. A document that does not
+/// parse selects none (the executor reports the syntax error).
+pub fn selects(request: &Request, wanted: impl Fn(OperationType) -> bool) -> bool {
     let Ok(document) = parse_query(&request.query) else {
-        return false; // the executor reports the syntax error
+        return false;
     };
     let name = request.operation_name.as_deref();
     document.operations.iter().any(|(op_name, op)| {
         let selected = name.is_none_or(|name| op_name.is_some_and(|n| n.as_str() == name));
-        selected && op.node.ty == OperationType::Subscription
+        selected && wanted(op.node.ty)
     })
 }
 

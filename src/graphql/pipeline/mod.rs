@@ -29,6 +29,6 @@ mod order;
 mod phase;
 
 pub(crate) use extension::Pipeline;
-pub use handover::{Answer, Answers, RequestContext, Transport, execute, execute_stream};
+pub use handover::{Answer, Answers, RequestContext, Transport, execute, execute_stream, selects};
 pub(crate) use limits::DocumentLimits;
 pub use phase::Phase;
